@@ -1,0 +1,1 @@
+"""Real-time BitMart WebSocket client, simulator and CLI."""

@@ -1,0 +1,177 @@
+"""The one exception hierarchy of ``bitmart_ws``.
+
+::
+
+    BitmartWSError
+    ├── ConfigurationError (ValueError)     bad option or argument
+    │   ├── InvalidTopic                    a topic that cannot be parsed or routed
+    │   └── MissingCredentials              a private topic without api_key/api_secret/api_memo
+    ├── InvalidState (RuntimeError)         misuse: the client or connection is closed
+    ├── TransportError                      the network failed us
+    │   ├── ConnectError                    TCP or handshake failure (carries the HTTP status, if any)
+    │   ├── ConnectionClosed                carries the close code and reason
+    │   └── Timeout (TimeoutError)          base of the phase timeouts below
+    │       ├── ConnectTimeout
+    │       ├── LoginTimeout
+    │       ├── AckTimeout                  no reply to a subscribe/unsubscribe in time
+    │       └── PongTimeout
+    ├── ProtocolError                       a server frame we cannot understand
+    │   └── DecodeError                     inflate or JSON failure
+    └── ServerError                         the venue answered with an error (code, message, raw reply)
+        ├── AuthenticationError             login/access refused
+        └── SubscriptionError               topics rejected: ``rejected`` maps topic -> (code, message)
+
+No exception message ever contains an API secret or a signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AckTimeout",
+    "AuthenticationError",
+    "BitmartWSError",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "DecodeError",
+    "InvalidState",
+    "InvalidTopic",
+    "LoginTimeout",
+    "MissingCredentials",
+    "PongTimeout",
+    "ProtocolError",
+    "ServerError",
+    "SubscriptionError",
+    "Timeout",
+    "TransportError",
+]
+
+
+class BitmartWSError(Exception):
+    """Root of every error raised by ``bitmart_ws``."""
+
+
+class ConfigurationError(BitmartWSError, ValueError):
+    """An option or argument is invalid."""
+
+
+class InvalidTopic(ConfigurationError):
+    """A topic string cannot be parsed, validated or routed."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(f"invalid topic {topic!r}: {reason}")
+
+
+class MissingCredentials(ConfigurationError):
+    """A private topic or connection was requested without api_key, api_secret and api_memo."""
+
+
+class InvalidState(BitmartWSError, RuntimeError):
+    """The object is in a state where this call is not allowed (for example, closed)."""
+
+
+class TransportError(BitmartWSError):
+    """The connection to the server failed."""
+
+
+class ConnectError(TransportError):
+    """Opening the connection failed (TCP, TLS or the HTTP upgrade).
+
+    ``status`` is the HTTP status of a refused upgrade, or ``None``.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+class ConnectionClosed(TransportError):
+    """The connection closed; ``code`` and ``reason`` are those of the close frame (1006: none)."""
+
+    def __init__(self, code: int = 1006, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"connection closed with code {code}{detail}")
+
+
+class Timeout(TransportError, TimeoutError):
+    """Base of every timeout raised by ``bitmart_ws``."""
+
+
+class ConnectTimeout(Timeout):
+    """The connection was not open in time."""
+
+
+class LoginTimeout(Timeout):
+    """No reply to the login/access request in time."""
+
+
+class AckTimeout(Timeout):
+    """No acknowledgement of a subscribe or unsubscribe in time; ``topics`` lists the ones missing."""
+
+    def __init__(self, message: str, topics: tuple[str, ...] = ()) -> None:
+        self.topics = topics
+        super().__init__(message)
+
+
+class PongTimeout(Timeout):
+    """No pong arrived in time after a ping."""
+
+
+class ProtocolError(BitmartWSError):
+    """A server frame does not follow the BitMart protocol."""
+
+
+class DecodeError(ProtocolError):
+    """A frame could not be inflated or decoded as JSON."""
+
+
+class ServerError(BitmartWSError):
+    """The server answered with an error.
+
+    Args:
+        message: the server's message (or ours, when it sent none).
+        code: the server's error code (spot codes are strings such as ``"90004"``; futures has none).
+        raw: the server's reply, as parsed.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, raw: Any = None) -> None:
+        self.code = code
+        self.raw = raw
+        self.server_message = message
+        super().__init__(f"[{code}] {message}" if code else message)
+
+
+class AuthenticationError(ServerError):
+    """The server refused the login/access request."""
+
+
+class SubscriptionError(ServerError):
+    """The server rejected one or more topics.
+
+    ``rejected`` maps each rejected topic to ``(code, message)``; ``accepted`` lists those that succeeded.
+    """
+
+    def __init__(
+        self,
+        rejected: Mapping[str, tuple[str | None, str]],
+        *,
+        accepted: tuple[str, ...] = (),
+        operation: str = "subscribe",
+    ) -> None:
+        self.rejected = dict(rejected)
+        self.accepted = accepted
+        self.operation = operation
+        parts = ", ".join(
+            f"{topic} ({'[' + code + '] ' if code else ''}{msg})"
+            for topic, (code, msg) in self.rejected.items()
+        )
+        super().__init__(f"{operation} rejected for {len(self.rejected)} topic(s): {parts}")
