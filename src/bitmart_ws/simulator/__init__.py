@@ -1,0 +1,25 @@
+"""A faithful BitMart WebSocket server (spot and futures v2 dialects) for tests, demos and the CLI.
+
+Start it with ``async with Simulator(SimulatorConfig(...)) as sim:``, ``python -m bitmart_ws.simulator``
+or ``bitmart-ws simulate``. The default account is :data:`DEFAULT_ACCOUNT` (key ``sim-key``, secret
+``sim-secret``, memo ``sim-memo``).
+"""
+
+from __future__ import annotations
+
+from .accounts import DEFAULT_ACCOUNT, Account
+from .config import Compress, SimulatorConfig
+from .faults import Malformed
+from .server import ReceivedFrame, SessionInfo, Simulator, SimulatorStats
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "Account",
+    "Compress",
+    "Malformed",
+    "ReceivedFrame",
+    "SessionInfo",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorStats",
+]

@@ -1,0 +1,87 @@
+"""Settings of the simulator; every BitMart limit is one of them so tests can make it small."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .accounts import DEFAULT_ACCOUNT, Account
+from .market import futures_symbol
+
+__all__ = ["Compress", "SimulatorConfig"]
+
+Compress = Literal["always", "never", "mixed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """Everything the simulator can be told (defaults follow §8 of the protocol reference).
+
+    Durations are seconds (``float``) unless the name ends in ``_ms``; ``None`` or ``0`` turns a limit off.
+
+    Attributes:
+        host: interface to bind.
+        spot_port: spot server port (0: a free port).
+        futures_port: futures v2 server port (0: a free port).
+        symbols: spot symbols (``BTC_USDT``); futures symbols are derived (``BTCUSDT``).
+        futures_symbols: explicit futures symbols instead of the derived ones.
+        accounts: the credentials table.
+        seed: seed of every random choice (market data, activity, ``mixed`` compression).
+        cadence: seconds between market ticks (one push per subscribed topic per tick).
+        account_interval: seconds between account activity steps (orders, balances, positions).
+        funding_interval: seconds between ``futures/fundingRate`` pushes.
+        quiet_probability: chance a market tick changes nothing (spot book heartbeats).
+        compress: spot data pushes as raw-deflate binary (``always``), text (``never``) or a seeded mix.
+        ticker_group_suffix: suffix the futures per-symbol ticker ``group`` carries (``@100ms``).
+        echo_full_request: futures acks echo the whole request instead of the single topic.
+        all_symbols_table: ``table`` of ``spot/user/orders:ALL_SYMBOLS`` pushes (doc: ``spot/user/order``).
+        ts_window_ms: accepted ``|server time - login timestamp|``.
+        clock_offset_ms: added to the server clock when checking login timestamps.
+        max_topics_per_request: spot topics per subscribe (90005).
+        max_public_topics: spot topics per ``/api`` connection (90006).
+        max_private_topics: spot topics per ``/user`` connection (90006).
+        futures_max_topics: futures topics per connection (undocumented; off).
+        spot_rate_limit: spot client messages (pings included) per ``rate_window`` (90007, then close).
+        futures_rate_limit: the same for futures (undocumented; off).
+        rate_window: the rate-limit window.
+        idle_timeout: close a connection that sent no frame for this long (0: off).
+        lifeless_timeout: close a connection that subscribed nothing for this long (0: off).
+        futures_max_frame_bytes: futures frames larger than this close the socket with 1009.
+        futures_ping_interval: the futures server's own protocol pings (``None``: off).
+    """
+
+    host: str = "127.0.0.1"
+    spot_port: int = 0
+    futures_port: int = 0
+    symbols: tuple[str, ...] = ("BTC_USDT", "ETH_USDT")
+    futures_symbols: tuple[str, ...] | None = None
+    accounts: tuple[Account, ...] = (DEFAULT_ACCOUNT,)
+    seed: int = 7
+    cadence: float = 0.5
+    account_interval: float = 10.0
+    funding_interval: float = 60.0
+    quiet_probability: float = 0.2
+    compress: Compress = "always"
+    ticker_group_suffix: str = "@100ms"
+    echo_full_request: bool = False
+    all_symbols_table: str = "spot/user/order"
+    ts_window_ms: int = 60_000
+    clock_offset_ms: int = 0
+    max_topics_per_request: int | None = 20
+    max_public_topics: int | None = 115
+    max_private_topics: int | None = 100
+    futures_max_topics: int | None = None
+    spot_rate_limit: int | None = 100
+    futures_rate_limit: int | None = None
+    rate_window: float = 10.0
+    idle_timeout: float = 20.0
+    lifeless_timeout: float = 0.0
+    futures_max_frame_bytes: int | None = 2048
+    futures_ping_interval: float | None = 55.0
+
+    @property
+    def all_futures_symbols(self) -> tuple[str, ...]:
+        """The futures symbols served: explicit, or derived from the spot ones."""
+        if self.futures_symbols is not None:
+            return self.futures_symbols
+        return tuple(dict.fromkeys(futures_symbol(s) for s in self.symbols))
