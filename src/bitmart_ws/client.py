@@ -1,0 +1,503 @@
+"""The public :class:`WebsocketClient`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Generator, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar, overload
+
+from ._connection import Connection, Reply, Settings
+from ._events import Emitter, Handler
+from .exceptions import (
+    AckTimeout,
+    ConfigurationError,
+    ConnectTimeout,
+    InvalidState,
+    MissingCredentials,
+    SubscriptionError,
+)
+from .protocol.backoff import Backoff
+from .protocol.keys import Market, WsKey
+from .protocol.ratelimit import DEFAULT_RATE_LIMIT
+from .protocol.requests import Operation
+from .protocol.sharding import ShardPlan, default_max_topics
+from .protocol.signing import Credentials
+from .protocol.topics import Topic, group_by_key
+
+__all__ = ["Request", "WebsocketClient"]
+
+H = TypeVar("H", bound=Handler)
+
+CONNECT_ALL_KEYS = (
+    WsKey.SPOT_PUBLIC_V1,
+    WsKey.SPOT_PRIVATE_V1,
+    WsKey.FUTURES_PUBLIC_V2,
+    WsKey.FUTURES_PRIVATE_V2,
+)
+
+
+class Request:
+    """The handle returned by :meth:`WebsocketClient.subscribe` and friends.
+
+    The work has already started (or, before any event loop runs, is queued for
+    :meth:`WebsocketClient.run_forever`); awaiting the handle waits for the server's
+    acknowledgement of every topic and raises :class:`~bitmart_ws.exceptions.SubscriptionError`,
+    :class:`~bitmart_ws.exceptions.AckTimeout`, ... on failure. A failure of a handle nobody has
+    awaited by the time it finishes is reported as an ``exception`` event instead.
+    """
+
+    __slots__ = ("_awaited", "_factory", "_task", "operation", "topics")
+
+    def __init__(self, operation: Operation, topics: tuple[str, ...], factory: Callable[[], Any]) -> None:
+        self.operation = operation
+        self.topics = topics
+        self._factory = factory
+        self._task: asyncio.Task[None] | None = None
+        self._awaited = False
+
+    def __repr__(self) -> str:
+        state = "queued" if self._task is None else "done" if self._task.done() else "running"
+        return f"<Request {self.operation.value} {len(self.topics)} topic(s) {state}>"
+
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        self._awaited = True
+        if self._task is None:
+            raise InvalidState(
+                "this request is queued until the client runs (run_forever() or an async call in a loop)"
+            )
+        return self._task.__await__()
+
+
+class WebsocketClient:
+    """BitMart spot and futures WebSocket client: one object for every public and private stream.
+
+    Args:
+        api_key, api_secret, api_memo: all three are needed for private topics.
+        demo_trading: futures v2 keys use BitMart's demo hosts.
+        ws_urls: per-key URL overrides (``{WsKey.SPOT_PUBLIC_V1: "ws://..."}`` or by key name);
+            used on every connect and reconnect.
+        ping_interval: seconds between heartbeats on each connection (spot text ``ping``, futures
+            ``{"action":"ping"}``).
+        pong_timeout: seconds to wait for the pong; then the connection is closed and reopened.
+        reconnect_delay, reconnect_max_delay: jittered exponential backoff between reconnect attempts
+            (the delay doubles per failed attempt, up to the maximum; each delay is drawn from
+            ``[d/2, d]``; it resets once a connection is live again: logged in and resubscribed).
+            HTTP 4xx upgrade refusals and refused logins wait the maximum delay.
+        recv_window: accepted for compatibility with the reference client, validated (0..60 s) and
+            otherwise unused: the reference signs ``now + recv_window`` (a timestamp in the future),
+            which only works because BitMart tolerates +-60 s. We sign ``now + time_offset``, which is
+            valid for any server that checks the documented 60 s window.
+        time_offset: seconds added to the local clock for the login timestamp (use it when the
+            local clock is off: ``server_time - local_time``).
+        ack_timeout: seconds to wait for login replies and subscribe/unsubscribe acknowledgements.
+        connect_timeout: seconds for TCP + TLS + WebSocket upgrade.
+        max_topics: topics per connection per key (default 115 public, 100 private); a key with more
+            topics gets more connections.
+        rate_limit: ``(messages, seconds)`` budget per connection (default 90 per 10 s, under
+            BitMart's 100 per 10 s, pings included).
+        sign_message: custom signer ``(message, secret) -> hex HMAC-SHA256`` (like the reference's
+            ``customSignMessageFn``).
+        logger: a :class:`logging.Logger` (default ``logging.getLogger("bitmart_ws.client")``).
+
+    Events (``on(event, handler)``): ``open``, ``update``, ``reconnect``, ``reconnected``,
+    ``authenticated``, ``response``, ``exception``, ``close``. Handlers are called with one dict;
+    sync handlers run inline in arrival order, async handlers run in the same order on one
+    dispatcher task owned by the client.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        api_memo: str | None = None,
+        demo_trading: bool = False,
+        ws_urls: Mapping[WsKey | str, str] | None = None,
+        ping_interval: float = 15.0,
+        pong_timeout: float = 10.0,
+        reconnect_delay: float = 1.0,
+        reconnect_max_delay: float = 60.0,
+        recv_window: float = 5.0,
+        time_offset: float = 0.0,
+        *,
+        ack_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        max_topics: Mapping[WsKey | str, int] | None = None,
+        rate_limit: tuple[int, float] = DEFAULT_RATE_LIMIT,
+        sign_message: Callable[[str, str], str] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        given = [v is not None and v != "" for v in (api_key, api_secret, api_memo)]
+        if any(given) and not all(given):
+            raise MissingCredentials("api_key, api_secret and api_memo must be given together")
+        self._credentials = (
+            Credentials(api_key, api_secret, api_memo)  # type: ignore[arg-type]
+            if all(given)
+            else None
+        )
+        for name, value in (
+            ("ping_interval", ping_interval),
+            ("pong_timeout", pong_timeout),
+            ("ack_timeout", ack_timeout),
+            ("connect_timeout", connect_timeout),
+        ):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0, not {value!r}")
+        if not 0 <= recv_window <= 60:
+            raise ConfigurationError(f"recv_window must be within 0..60 s, not {recv_window!r}")
+        self.demo_trading = demo_trading
+        self._urls = {_key(k): _url(v) for k, v in (ws_urls or {}).items()}
+        self._limits = {_key(k): _limit(v) for k, v in (max_topics or {}).items()}
+        self.recv_window = recv_window
+        self.logger = logger or logging.getLogger("bitmart_ws.client")
+        self._settings = Settings(
+            ping_interval=ping_interval,
+            pong_timeout=pong_timeout,
+            ack_timeout=ack_timeout,
+            connect_timeout=connect_timeout,
+            time_offset=time_offset,
+            backoff=Backoff(reconnect_delay, reconnect_max_delay),
+            rate_limit=rate_limit,
+            credentials=self._credentials,
+            signer=sign_message,
+            logger=self.logger,
+        )
+        self._emitter = Emitter(self.logger)
+        self._groups: dict[WsKey, _KeyGroup] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._queued: list[Request] = []
+        self._stop_event: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        creds = "with credentials" if self._credentials else "public only"
+        return f"<WebsocketClient {creds} keys={[k.value for k in self._groups]}>"
+
+    # ------------------------------------------------------------------------------------------------
+    # Events
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> Any:
+        """Register ``handler`` for ``event`` and return it; without a handler, a decorator.
+
+        Raises:
+            ConfigurationError: unknown event name or a handler that is not callable.
+        """
+        if handler is None:
+            Emitter.check(event)
+
+            def decorator(fn: H) -> H:
+                self._emitter.on(event, fn)
+                return fn
+
+            return decorator
+        self._emitter.on(event, handler)
+        return handler
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove ``handler`` (or every handler of ``event`` when ``handler`` is None)."""
+        self._emitter.off(event, handler)
+
+    # ------------------------------------------------------------------------------------------------
+    # Subscriptions
+    def subscribe(
+        self, topics: str | Iterable[str], market: Market | str, is_private: bool | None = None
+    ) -> Request:
+        """Subscribe to ``topics`` of ``market``; returns an awaitable :class:`Request`.
+
+        Validation is synchronous: a topic that cannot be routed (:class:`InvalidTopic`) or a private
+        topic without credentials (:class:`MissingCredentials`) raises here, before anything is sent.
+        The work then starts at once, owned by the client, whether or not the result is awaited;
+        without a running event loop it is queued and performed when :meth:`run_forever` starts.
+        Awaiting it returns once the server has acknowledged every topic; it raises
+        :class:`SubscriptionError` (rejected topics and their codes; accepted ones stay subscribed),
+        :class:`AckTimeout`, :class:`AuthenticationError` (key stopped) or :class:`InvalidState`
+        (closed meanwhile). Topics already subscribed are not sent again; a topic rejected by the
+        server is dropped from the set restored on reconnect.
+        """
+        return self._request(Operation.SUBSCRIBE, group_by_key(_topics(topics), market, is_private))
+
+    def unsubscribe(
+        self, topics: str | Iterable[str], market: Market | str, is_private: bool | None = None
+    ) -> Request:
+        """Unsubscribe; same contract as :meth:`subscribe`. Topics never subscribed are not sent."""
+        return self._request(Operation.UNSUBSCRIBE, group_by_key(_topics(topics), market, is_private))
+
+    def subscribe_topics(self, topics: str | Iterable[str]) -> Request:
+        """Subscribe with the market and privacy of each topic taken from the channel registry."""
+        return self._request(Operation.SUBSCRIBE, group_by_key(_topics(topics)))
+
+    def unsubscribe_topics(self, topics: str | Iterable[str]) -> Request:
+        """Unsubscribe with the market and privacy of each topic taken from the channel registry."""
+        return self._request(Operation.UNSUBSCRIBE, group_by_key(_topics(topics)))
+
+    def _request(self, op: Operation, grouped: dict[WsKey, list[Topic]]) -> Request:
+        if op is Operation.SUBSCRIBE and self._credentials is None:
+            private = [t.text for k, ts in grouped.items() if k.is_private for t in ts]
+            if private:
+                raise MissingCredentials(
+                    f"private topic(s) {', '.join(private)} need api_key, api_secret and api_memo"
+                )
+        texts = tuple(t.text for ts in grouped.values() for t in ts)
+        request = Request(op, texts, lambda: self._perform(op, grouped))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._queued.append(request)
+        else:
+            self._start_queued()
+            self._start(request)
+        return request
+
+    def _start(self, request: Request) -> None:
+        task = asyncio.get_running_loop().create_task(request._factory())
+        request._task = task
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            # InvalidState: ended by the user's own close(); the ``close`` event already says so.
+            if exc is not None and not request._awaited and not isinstance(exc, InvalidState):
+                self._emitter.emit(
+                    "exception",
+                    {
+                        "wsKey": None,
+                        "message": f"{request.operation.value} failed: {exc}",
+                        "error": exc,
+                        "topics": list(request.topics),
+                    },
+                )
+
+        task.add_done_callback(done)
+
+    def _start_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        for request in queued:
+            self._start(request)
+
+    async def _perform(self, op: Operation, grouped: dict[WsKey, list[Topic]]) -> None:
+        pending: list[tuple[str, asyncio.Future[Reply] | Reply]] = []
+        for key, topics in grouped.items():
+            texts = [t.text for t in topics]
+            if op is Operation.SUBSCRIBE:
+                group = self._group(key)
+                for shard, shard_topics in group.plan.place(texts).items():
+                    pending += await group.connection(shard).subscribe(shard_topics)
+            else:
+                group_or_none = self._groups.get(key)
+                if group_or_none is None:
+                    continue
+                for shard, shard_topics in group_or_none.plan.release(texts).items():
+                    pending += await group_or_none.connection(shard).unsubscribe(shard_topics)
+        futures = [r for _, r in pending if isinstance(r, asyncio.Future)]
+        if futures:
+            done, not_done = await asyncio.wait(futures, timeout=self._settings.ack_timeout)
+            if not_done:
+                missing = tuple(t for t, r in pending if r in not_done)
+                raise AckTimeout(
+                    f"{op.value}: no acknowledgement within {self._settings.ack_timeout:g} s for "
+                    f"{', '.join(missing)}",
+                    missing,
+                )
+        replies = [(t, r.result() if isinstance(r, asyncio.Future) else r) for t, r in pending]
+        rejected = {
+            t: (r.code, r.message) for t, r in replies if not r.ok and isinstance(r.error, SubscriptionError)
+        }
+        if rejected:
+            accepted = tuple(t for t, r in replies if r.ok)
+            raise SubscriptionError(rejected, accepted=accepted, operation=op.value)
+        for _, reply in replies:
+            if not reply.ok and reply.error is not None:
+                raise reply.error
+
+    def _group(self, key: WsKey) -> _KeyGroup:
+        group = self._groups.get(key)
+        if group is None:
+            limit = self._limits.get(key, default_max_topics(key))
+            group = self._groups[key] = _KeyGroup(self, key, limit)
+        return group
+
+    def url_for(self, key: WsKey | str) -> str:
+        """The URL used for ``key`` (override, else demo or live)."""
+        k = _key(key)
+        return self._urls.get(k) or k.url(demo=self.demo_trading)
+
+    # ------------------------------------------------------------------------------------------------
+    # Connections
+    async def connect_all(self) -> None:
+        """Open spot public/private and futures v2 public/private and wait until each is live.
+
+        Raises :class:`ConnectTimeout` after ``connect_timeout + 2 * ack_timeout`` seconds (the
+        connections keep retrying). Private keys are opened only when credentials are configured (a
+        private connection without login would be useless and is never left open); without
+        credentials only the public ones are.
+        """
+        self._start_queued()
+        keys = [k for k in CONNECT_ALL_KEYS if self._credentials is not None or not k.is_private]
+        limit = self._settings.connect_timeout + 2 * self._settings.ack_timeout
+        try:
+            async with asyncio.timeout(limit):
+                await asyncio.gather(*(self._group(k).connection(0).wait_live() for k in keys))
+        except TimeoutError:
+            raise ConnectTimeout(
+                f"not every connection was live within {limit:g} s; they keep retrying in the background"
+            ) from None
+
+    async def close(self, ws_key: WsKey | str) -> None:
+        """Close every connection of ``ws_key`` and forget its topics (idempotent)."""
+        group = self._groups.pop(_key(ws_key), None)
+        if group is not None:
+            await group.close()
+
+    async def close_all(self) -> None:
+        """Close everything: connections, timers, pending requests, the async-handler dispatcher.
+
+        Pending subscribe waits end with :class:`InvalidState`. Idempotent; the client can be used again.
+        """
+        self._queued.clear()
+        groups, self._groups = list(self._groups.values()), {}
+        await asyncio.gather(*(g.close() for g in groups))
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        if tasks:
+            # their waits were just ended with InvalidState: let them finish with it (an awaiting
+            # caller sees InvalidState, not a CancelledError), then cancel any straggler
+            _, stragglers = await asyncio.wait(tasks, timeout=0.5)
+            for task in stragglers:
+                task.cancel()
+            if stragglers:
+                await asyncio.wait(stragglers)
+        await self._emitter.stop()
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    async def __aenter__(self) -> Self:
+        self._start_queued()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close_all()
+
+    def run_forever(self, timeout: float | None = None) -> None:
+        """Run the client in a new event loop until :meth:`close_all`, SIGINT/SIGTERM or ``timeout``.
+
+        For scripts without asyncio: register handlers, call :meth:`subscribe` (without a running
+        loop the requests are queued), then call ``run_forever()``: it performs the queued requests
+        and blocks. It returns after closing everything, when a handler calls
+        ``asyncio.ensure_future(client.close_all())`` (or an async handler awaits ``client.close_all()``),
+        on SIGINT/SIGTERM, or after ``timeout`` seconds when given.
+
+        Raises:
+            InvalidState: called from inside a running event loop (use ``async with`` there).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise InvalidState(
+                "run_forever() starts its own event loop; inside asyncio use `async with client`"
+            )
+        asyncio.run(self._run_forever(timeout))
+
+    async def _run_forever(self, seconds: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop_event = stop = asyncio.Event()
+        installed: list[signal.Signals] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        try:
+            self._start_queued()
+            try:
+                async with asyncio.timeout(seconds):
+                    await stop.wait()
+            except TimeoutError:
+                self.logger.info("run_forever: %s s elapsed, closing", seconds)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.close_all()
+            self._stop_event = None
+
+    def connections(self, ws_key: WsKey | str | None = None) -> list[Connection]:
+        """The connections (shards) currently managed, optionally of one key (for inspection)."""
+        keys = [_key(ws_key)] if ws_key is not None else list(self._groups)
+        return [c for k in keys if k in self._groups for c in self._groups[k].connections.values()]
+
+    def subscribed_topics(self, ws_key: WsKey | str) -> list[str]:
+        """The topics desired on ``ws_key`` (restored after every reconnect)."""
+        return [t for c in self.connections(ws_key) for t in c.registry.desired]
+
+
+class _KeyGroup:
+    """The connections of one key and the plan spreading its topics over them."""
+
+    def __init__(self, client: WebsocketClient, key: WsKey, limit: int) -> None:
+        self.client = client
+        self.key = key
+        self.plan = ShardPlan(limit)
+        self.connections: dict[int, Connection] = {}
+
+    def connection(self, shard: int) -> Connection:
+        conn = self.connections.get(shard)
+        if conn is None:
+            client = self.client
+            conn = Connection(
+                self.key,
+                shard,
+                lambda: client.url_for(self.key),
+                client._settings,
+                client._emitter,
+                self.plan,
+            )
+            self.connections[shard] = conn
+        return conn
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.connections.values()))
+
+
+def _key(value: WsKey | str) -> WsKey:
+    try:
+        return WsKey(value)
+    except ValueError:
+        names = ", ".join(k.value for k in WsKey)
+        raise ConfigurationError(f"unknown ws key {value!r}; keys are: {names}") from None
+
+
+def _url(value: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
+        raise ConfigurationError(f"a WebSocket URL starts with ws:// or wss://, not {value!r}")
+    return value
+
+
+def _limit(value: int) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max topics per connection must be a positive int, not {value!r}")
+    return value
+
+
+def _topics(topics: str | Iterable[str]) -> list[str]:
+    if isinstance(topics, str):
+        return [topics]
+    out = list(topics)
+    if not out:
+        raise ConfigurationError("no topics given")
+    return out
