@@ -31,5 +31,13 @@ test: lint typecheck pytest
 simulate: $(STAMP)
 	$(BIN)/bitmart-ws simulate
 
+## The main job: stream spot and futures topics (public and private) from the embedded simulator.
+demo: $(STAMP)
+	$(BIN)/bitmart-ws demo --seconds 5
+
+## Throughput of update events next to the raw transport floor, measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.throughput
+
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
