@@ -33,7 +33,7 @@ simulate: $(STAMP)
 
 ## The main job: stream spot and futures topics (public and private) from the embedded simulator.
 demo: $(STAMP)
-	$(BIN)/bitmart-ws demo --seconds 5
+	@$(BIN)/bitmart-ws demo --seconds 5
 
 ## Throughput of update events next to the raw transport floor, measured in the same run.
 bench: $(STAMP)

@@ -31,6 +31,7 @@ from .exceptions import (
     LoginTimeout,
     MissingCredentials,
     PongTimeout,
+    ServerError,
     SubscriptionError,
     Timeout,
 )
@@ -49,6 +50,7 @@ from .protocol.keys import Market, WsKey
 from .protocol.ratelimit import RateLimiter
 from .protocol.registry import LiveState, TopicRegistry
 from .protocol.requests import Operation, login_frame, ping_frame, subscription_frames
+from .protocol.signing import sign_payload
 
 if TYPE_CHECKING:
     from ._events import Emitter
@@ -268,8 +270,6 @@ class Connection:
         elif isinstance(inbound, LoginReply):
             self._on_login_reply(inbound)
         elif isinstance(inbound, ErrorReply):
-            from .exceptions import ServerError
-
             error = ServerError(inbound.message, code=inbound.code, raw=inbound.raw)
             raw = inbound.raw if isinstance(inbound.raw, dict) else {"data": inbound.raw}
             self._emitter.emit(
@@ -615,8 +615,6 @@ class Connection:
             raise MissingCredentials(f"{self._key_s} needs api_key, api_secret and api_memo")
         timestamp = int((time.time() + self._s.time_offset) * 1000)
         if self._s.signer is not None:
-            from .protocol.signing import sign_payload
-
             signature = self._s.signer(sign_payload(timestamp, creds.api_memo), creds.api_secret)
         else:
             signature = creds.sign(timestamp)
