@@ -76,6 +76,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-memo", default=DEFAULT_ACCOUNT.api_memo, help="its memo")
     parser.add_argument("--cadence", type=float, default=0.5, help="seconds between market ticks")
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
+    parser.add_argument(
+        "--compress",
+        choices=("always", "never", "mixed"),
+        default="always",
+        help="spot data pushes as raw-deflate binary (always, the default), text (never) or a mix",
+    )
 
 
 def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
@@ -92,6 +98,7 @@ def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
         accounts=(Account(args.api_key, args.api_secret, args.api_memo),),
         cadence=args.cadence,
         seed=args.seed,
+        compress=args.compress,
     )
 
 

@@ -204,7 +204,16 @@ async def test_cli_prints_urls_and_stops_on_sigint(module: bool) -> None:
         ]
     )
     proc = await asyncio.create_subprocess_exec(
-        *command, "--symbols", "SOL_USDT", "--cadence", "0.05", "--api-key", "k", stdout=subprocess.PIPE
+        *command,
+        "--symbols",
+        "SOL_USDT",
+        "--cadence",
+        "0.05",
+        "--api-key",
+        "k",
+        "--compress",
+        "never",
+        stdout=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -214,6 +223,10 @@ async def test_cli_prints_urls_and_stops_on_sigint(module: bool) -> None:
         async with connect(urls["futuresPublicV2"]) as ws:
             await ws.send(json.dumps({"action": "subscribe", "args": ["futures/ticker:SOLUSDT"]}))
             assert json.loads(await ws.recv())["success"] is True
+        async with connect(urls["spotPublicV1"]) as ws:  # --compress never: data pushes are text
+            await ws.send(json.dumps({"op": "subscribe", "args": ["spot/ticker:SOL_USDT"]}))
+            assert json.loads(await ws.recv()) == {"event": "subscribe", "topic": "spot/ticker:SOL_USDT"}
+            assert json.loads(await ws.recv())["table"] == "spot/ticker"
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0

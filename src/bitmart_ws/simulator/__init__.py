@@ -2,7 +2,7 @@
 
 Start it with ``async with Simulator(SimulatorConfig(...)) as sim:``, ``python -m bitmart_ws.simulator``
 or ``bitmart-ws simulate``. The default account is :data:`DEFAULT_ACCOUNT` (key ``sim-key``, secret
-``sim-secret``, memo ``sim-memo``).
+``sim-secret``, memo ``sim-memo``). ``docs/simulator.md`` lists every setting, fault and the behaviour matrix.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ from typing import Literal
 from .accounts import DEFAULT_ACCOUNT, Account
 from .market import futures_symbol
 
-__all__ = ["Compress", "SimulatorConfig"]
+__all__ = ["Compress", "IpLimitResponse", "SimulatorConfig"]
 
 Compress = Literal["always", "never", "mixed"]
+IpLimitResponse = Literal["frame", "http"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +28,13 @@ class SimulatorConfig:
         futures_symbols: explicit futures symbols instead of the derived ones.
         accounts: the credentials table.
         seed: seed of every random choice (market data, activity, ``mixed`` compression).
-        cadence: seconds between market ticks (one push per subscribed topic per tick).
+        cadence: seconds between market ticks (one push per subscribed topic per tick); ``0`` stops the
+            clock: the market then moves only when a test calls :meth:`Simulator.step`.
         account_interval: seconds between account activity steps (orders, balances, positions).
         funding_interval: seconds between ``futures/fundingRate`` pushes.
+        position_interval: seconds between ``futures/position`` re-pushes without a change (BitMart: 10).
         quiet_probability: chance a market tick changes nothing (spot book heartbeats).
+        gap_probability: chance an incremental-book update skips a version (seeded per connection).
         compress: spot data pushes as raw-deflate binary (``always``), text (``never``) or a seeded mix.
         ticker_group_suffix: suffix the futures per-symbol ticker ``group`` carries (``@100ms``).
         echo_full_request: futures acks echo the whole request instead of the single topic.
@@ -38,6 +42,8 @@ class SimulatorConfig:
         ts_window_ms: accepted ``|server time - login timestamp|``.
         clock_offset_ms: added to the server clock when checking login timestamps.
         max_topics_per_request: spot topics per subscribe (90005).
+        max_args_bytes: spot: total UTF-8 length of the topics of one request (BitMart: 4096); more is
+            refused with 90005 (the reference gives no code: a simulator choice).
         max_public_topics: spot topics per ``/api`` connection (90006).
         max_private_topics: spot topics per ``/user`` connection (90006).
         futures_max_topics: futures topics per connection (undocumented; off).
@@ -45,9 +51,22 @@ class SimulatorConfig:
         futures_rate_limit: the same for futures (undocumented; off).
         rate_window: the rate-limit window.
         idle_timeout: close a connection that sent no frame for this long (0: off).
-        lifeless_timeout: close a connection that subscribed nothing for this long (0: off).
+        lifeless_timeout: when > 0, overrides both per-dialect lifeless timeouts below.
+        spot_lifeless_timeout: close a spot connection that subscribed nothing for this long (0: off).
+        futures_lifeless_timeout: the same on futures (doc 5 s; the real server is lenient: off).
         futures_max_frame_bytes: futures frames larger than this close the socket with 1009.
         futures_ping_interval: the futures server's own protocol pings (``None``: off).
+        legacy_error_wording: futures unknown-topic errors in the older doc wording
+            (``group [<topic>] not exist``) instead of ``Invalid channel: not found <topic>``.
+        connect_rate_limit: spot and futures, each server: upgrade attempts per IP per
+            ``connect_rate_window`` (BitMart spot: 30 a minute; 94001). Off by default.
+        connect_rate_window: the window of ``connect_rate_limit``.
+        max_public_connections_per_ip: spot ``/api`` connections per IP (BitMart: 20; 94002). Off.
+        max_private_connections_per_ip: spot ``/user`` connections per IP (BitMart: 10; 94002). Off.
+        futures_max_connections_per_ip: futures connections per IP, both paths (BitMart: 500).
+        ip_limit_response: how the per-IP limits refuse: ``frame`` accepts the upgrade, sends the error
+            frame (spot ``{"event":"error","errorCode":"94001"...}``, futures ``{"success":false,...}``)
+            and closes with 1008; ``http`` answers the upgrade with HTTP 429.
     """
 
     host: str = "127.0.0.1"
@@ -60,7 +79,9 @@ class SimulatorConfig:
     cadence: float = 0.5
     account_interval: float = 10.0
     funding_interval: float = 60.0
+    position_interval: float = 10.0
     quiet_probability: float = 0.2
+    gap_probability: float = 0.0
     compress: Compress = "always"
     ticker_group_suffix: str = "@100ms"
     echo_full_request: bool = False
@@ -68,6 +89,7 @@ class SimulatorConfig:
     ts_window_ms: int = 60_000
     clock_offset_ms: int = 0
     max_topics_per_request: int | None = 20
+    max_args_bytes: int | None = 4096
     max_public_topics: int | None = 115
     max_private_topics: int | None = 100
     futures_max_topics: int | None = None
@@ -76,8 +98,17 @@ class SimulatorConfig:
     rate_window: float = 10.0
     idle_timeout: float = 20.0
     lifeless_timeout: float = 0.0
+    spot_lifeless_timeout: float = 300.0
+    futures_lifeless_timeout: float = 0.0
     futures_max_frame_bytes: int | None = 2048
     futures_ping_interval: float | None = 55.0
+    legacy_error_wording: bool = False
+    connect_rate_limit: int | None = None
+    connect_rate_window: float = 60.0
+    max_public_connections_per_ip: int | None = None
+    max_private_connections_per_ip: int | None = None
+    futures_max_connections_per_ip: int | None = 500
+    ip_limit_response: IpLimitResponse = "frame"
 
     @property
     def all_futures_symbols(self) -> tuple[str, ...]:

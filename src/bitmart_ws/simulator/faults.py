@@ -30,6 +30,9 @@ class FaultState:
     logins_to_reject: int = 0
     refuse_status: int | None = None
     refusals_left: int | None = None  # None: until cleared
+    refuse_path: str | None = None  # None: every path
+    refuse_market: str | None = None  # None: both servers
+    upgrade_delay_s: float = 0.0
     ack_delay_s: float = 0.0
     paused_topics: set[str] = field(default_factory=set)
 
@@ -42,13 +45,25 @@ class FaultState:
             return True
         return False
 
-    def take_upgrade_refusal(self) -> int | None:
-        """The HTTP status to refuse the upgrade being processed with, or ``None`` to accept it."""
+    def take_upgrade_refusal(self, path: str | None = None, market: str | None = None) -> int | None:
+        """The HTTP status to refuse the upgrade of ``path`` on ``market`` with, or ``None`` to accept it.
+
+        Only upgrades that match the refusal's path and market filters are refused (and counted).
+        """
         status = self.refuse_status
         if status is None:
+            return None
+        if self.refuse_path is not None and path != self.refuse_path:
+            return None
+        if self.refuse_market is not None and market != self.refuse_market:
             return None
         if self.refusals_left is not None:
             self.refusals_left -= 1
             if self.refusals_left <= 0:
-                self.refuse_status, self.refusals_left = None, None
+                self.clear_refusals()
         return status
+
+    def clear_refusals(self) -> None:
+        """Accept every upgrade again."""
+        self.refuse_status, self.refusals_left = None, None
+        self.refuse_path, self.refuse_market = None, None

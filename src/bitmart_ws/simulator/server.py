@@ -12,15 +12,17 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
+import struct
 import time
 import uuid
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -72,26 +74,75 @@ class ReceivedFrame:
 
 @dataclass(slots=True)
 class SimulatorStats:
-    """Counters of HTTP upgrade attempts."""
+    """Counters of HTTP upgrade attempts.
+
+    Attributes:
+        connection_attempts: upgrade requests received.
+        refused_upgrades: upgrades answered with an HTTP error (404, a ``refuse_upgrades`` status, or
+            429 for a per-IP limit with ``ip_limit_response="http"``).
+        accepted_connections: connections that became sessions.
+        ip_limited: connections refused by a per-IP limit (94001/94002), either way.
+    """
 
     connection_attempts: int = 0
     refused_upgrades: int = 0
     accepted_connections: int = 0
+    ip_limited: int = 0
+
+
+def _answer(_frame: Frame) -> bool:
+    return True
 
 
 class _SimProtocol(ServerProtocol):
-    """``ServerProtocol`` that reports every frame and can stop answering protocol pings."""
+    """``ServerProtocol`` that reports every frame and can stop answering protocol pings.
 
-    frame_hook: Callable[[Frame], None] | None
-    answer_pings: Callable[[], bool]
+    ``recv_frame`` is the one internal hook of websockets this relies on (no public option turns the
+    automatic PONG off); ``test_sim_protocol_hook`` drives it through the sans-I/O API and fails
+    loudly if a websockets release changes it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.frame_hook: Callable[[Frame], None] | None = None
+        self.answer_ping: Callable[[Frame], bool] = _answer
 
     def recv_frame(self, frame: Frame) -> None:
-        hook = getattr(self, "frame_hook", None)
-        if hook is not None:
-            hook(frame)
-        if frame.opcode is Opcode.PING and not self.answer_pings():
+        if self.frame_hook is not None:
+            self.frame_hook(frame)
+        if frame.opcode is Opcode.PING and not self.answer_ping(frame):
             return  # the only effect of a PING in the base class is the PONG we suppress
         super().recv_frame(frame)
+
+
+class _SimConnection(ServerConnection):
+    """The connection class the simulator passes to ``serve(create_connection=...)``.
+
+    ``serve`` builds a plain ``ServerProtocol`` and hands it to this constructor, which replaces it,
+    before anything used it, by a :class:`_SimProtocol` with the same public settings (origins,
+    extensions, subprotocols, size limits, logger). It also tells the simulator when the TCP
+    connection is gone (for the per-IP connection count) and carries a pending per-IP refusal.
+    """
+
+    protocol: _SimProtocol
+
+    def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
+        sim_protocol = _SimProtocol(
+            origins=protocol.origins,
+            extensions=protocol.available_extensions,
+            subprotocols=protocol.available_subprotocols,
+            max_size=(protocol.max_message_size, protocol.max_fragment_size),
+            logger=protocol.logger,
+        )
+        super().__init__(sim_protocol, server, **kwargs)
+        self.on_lost: Callable[[], None] | None = None
+        self.ip_refusal: tuple[str, str] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        callback, self.on_lost = self.on_lost, None
+        if callback is not None:
+            callback()
 
 
 @dataclass(eq=False)
@@ -110,7 +161,11 @@ class _Session:
     subscribed_once: bool = False
     protocol_pings: int = 0
     funding_due: dict[str, float] = field(default_factory=dict)
+    position_due: dict[str, float] = field(default_factory=dict)
+    last_book: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stale_pending: set[str] = field(default_factory=set)
     over_rate: bool = False
+    tick_seen: int = 0
 
     @property
     def is_private(self) -> bool:
@@ -172,6 +227,8 @@ class Simulator:
         self._tick_count = 0
         self._servers: dict[Market, Server] = {}
         self._clock_task: asyncio.Task[None] | None = None
+        self._attempts: dict[tuple[Market, str], deque[float]] = {}
+        self._live: dict[tuple[Market, str, str], set[_SimConnection]] = {}
         self.spot_port = 0
         self.futures_port = 0
         self.urls: dict[str, str] = {}
@@ -199,7 +256,8 @@ class Simulator:
             self._handle_spot,
             cfg.host,
             cfg.spot_port,
-            process_request=self._process_request,
+            process_request=self._process_spot_request,
+            create_connection=_SimConnection,
             ping_interval=None,
             max_size=2**20,
             compression=None,
@@ -208,7 +266,8 @@ class Simulator:
             self._handle_futures,
             cfg.host,
             cfg.futures_port,
-            process_request=self._process_request,
+            process_request=self._process_futures_request,
+            create_connection=_SimConnection,
             ping_interval=cfg.futures_ping_interval,
             ping_timeout=None,
             max_size=cfg.futures_max_frame_bytes,
@@ -217,7 +276,8 @@ class Simulator:
         self.futures_port = self._port(self._servers[Market.FUTURES])
         self.urls = self._make_urls()
         self._next_activity = time.monotonic() + cfg.account_interval
-        self._clock_task = asyncio.create_task(self._clock(), name="bitmart-sim-clock")
+        if cfg.cadence > 0:
+            self._clock_task = asyncio.create_task(self._clock(), name="bitmart-sim-clock")
         logger.info("simulator serving spot on %s and futures on %s", self.spot_port, self.futures_port)
 
     async def close(self) -> None:
@@ -306,13 +366,21 @@ class Simulator:
         session = self._sessions.get(session_id)
         return [session] if session else []
 
-    async def drop_connections(self, session_id: int | None = None) -> int:
+    async def drop_connections(self, session_id: int | None = None, *, reset: bool = False) -> int:
         """Abort the TCP connection of every session (or one) without a close frame: clients see 1006.
+
+        With ``reset`` the socket is closed with ``SO_LINGER`` 0, so the client gets a TCP RST
+        (connection reset) instead of an orderly FIN.
 
         Returns the number of connections dropped.
         """
         targets = self._targets(session_id)
         for session in targets:
+            if reset:
+                sock = session.ws.transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             session.ws.transport.abort()
         await asyncio.sleep(0)
         return len(targets)
@@ -345,18 +413,42 @@ class Simulator:
         self.faults.reject_all_logins = False
         self.faults.logins_to_reject = 0
 
-    def refuse_upgrades(self, status: int = 503, count: int | None = None) -> None:
-        """Answer the next ``count`` upgrade requests (``None``: all until cleared) with HTTP ``status``."""
+    def refuse_upgrades(
+        self,
+        status: int = 503,
+        count: int | None = None,
+        *,
+        path: str | None = None,
+        market: Market | str | None = None,
+    ) -> None:
+        """Answer the next ``count`` upgrade requests (``None``: all until cleared) with HTTP ``status``.
+
+        Args:
+            status: the HTTP status (401, 403, 503...).
+            count: how many upgrades to refuse; ``None`` until :meth:`clear_refusals`.
+            path: refuse only this path (``"/user"`` or ``"/api"``); others are accepted and not counted.
+            market: refuse only on this server (``Market.SPOT``/``"spot"`` or ``Market.FUTURES``).
+        """
         self.faults.refuse_status = status
         self.faults.refusals_left = count
+        self.faults.refuse_path = path
+        self.faults.refuse_market = Market(market).value if market is not None else None
 
     def clear_refusals(self) -> None:
         """Accept upgrades again."""
-        self.faults.refuse_status = None
-        self.faults.refusals_left = None
+        self.faults.clear_refusals()
+
+    def delay_upgrades(self, seconds: float) -> None:
+        """Hold every HTTP upgrade this long before answering it (a slow handshake; 0: no delay)."""
+        self.faults.upgrade_delay_s = seconds
 
     def delay_acks(self, seconds: float) -> None:
-        """Delay every subscribe/unsubscribe ack and login reply by ``seconds`` (0: no delay)."""
+        """Delay the handling of every subscribe/unsubscribe and login by ``seconds`` (0: no delay).
+
+        Each connection handles its messages in order in its own task, so later messages (pings
+        included) wait behind a delayed one, while a connection the client closes still disappears
+        from :attr:`sessions` at once.
+        """
         self.faults.ack_delay_s = seconds
 
     def set_clock_offset(self, offset_ms: int) -> None:
@@ -373,6 +465,18 @@ class Simulator:
             stream = session.streams.get(topic)
             if stream is not None:
                 stream.pending_gap += size
+                count += 1
+        return count
+
+    def inject_stale(self, topic: str, session_id: int | None = None) -> int:
+        """Re-send the last incremental-book update of ``topic`` (an old version) before the next one.
+
+        Returns the number of subscriptions affected (those that already had an update).
+        """
+        count = 0
+        for session in self._targets(session_id):
+            if topic in session.last_book:
+                session.stale_pending.add(topic)
                 count += 1
         return count
 
@@ -405,29 +509,113 @@ class Simulator:
                 await session.ws.send(frame)
         return len(targets)
 
+    async def send_oversized(self, size: int = 4 * 2**20, session_id: int | None = None) -> int:
+        """Send every session (or one) a valid ticker push padded to about ``size`` bytes of JSON.
+
+        On spot (with ``compress`` ``always``) it is a raw-deflate binary frame only a few KiB long
+        that inflates to ``size`` bytes; on futures a text frame of ``size`` bytes. Returns how many
+        sessions got it.
+        """
+        targets = self._targets(session_id)
+        pad = "x" * size
+        for session in targets:
+            message: dict[str, Any]
+            if session.market is Market.SPOT:
+                message = {"table": "spot/ticker", "data": [{"symbol": "BTC_USDT", "pad": pad}]}
+            else:
+                message = {"group": "futures/ticker", "data": {"symbol": "BTCUSDT", "pad": pad}}
+            with contextlib.suppress(ConnectionClosed):
+                await self._push(session, message)
+        return len(targets)
+
     # -- HTTP upgrade ------------------------------------------------------------------------------
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_spot_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        return await self._process_request(connection, request, Market.SPOT)
+
+    async def _process_futures_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        return await self._process_request(connection, request, Market.FUTURES)
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request, market: Market
+    ) -> Response | None:
+        assert isinstance(connection, _SimConnection)
         self.stats.connection_attempts += 1
-        path = urlsplit(request.path).path
+        if self.faults.upgrade_delay_s > 0:
+            await asyncio.sleep(self.faults.upgrade_delay_s)
+        url = urlsplit(request.path)
+        path = url.path
         response: Response | None = None
         if path not in (PUBLIC_PATH, PRIVATE_PATH):
             response = connection.respond(404, "Not Found\n")
         else:
-            status = self.faults.take_upgrade_refusal()
+            if "protocol" not in parse_qs(url.query):
+                logger.debug("upgrade of %s without ?protocol=1.1 (accepted)", request.path)
+            status = self.faults.take_upgrade_refusal(path, market.value)
             if status is not None:
                 response = connection.respond(status, "Refused by the simulator\n")
+            else:
+                refusal = self._ip_limit(connection, market, path)
+                if refusal is not None:
+                    self.stats.ip_limited += 1
+                    logger.info("per-IP limit %s on %s %s", refusal[0], market.value, path)
+                    if self.config.ip_limit_response == "http":
+                        response = connection.respond(429, f"{refusal[1]}\n")
+                    else:
+                        connection.ip_refusal = refusal
         if response is not None:
             self.stats.refused_upgrades += 1
             logger.debug("refused upgrade of %s with %d", request.path, response.status_code)
         else:
-            # Swap in the protocol subclass that reports frames and can stop answering pings.
-            connection.protocol.__class__ = _SimProtocol
-            proto = cast(_SimProtocol, connection.protocol)
-            proto.frame_hook = None
-            proto.answer_pings = lambda: not self.faults.pongs_paused
+            connection.protocol.answer_ping = lambda _frame: not self.faults.pongs_paused
         self._notify()
         return response
+
+    def _ip_limit(self, connection: _SimConnection, market: Market, path: str) -> tuple[str, str] | None:
+        """Record this attempt; the spot ``(code, message)`` of the per-IP limit it breaks, if any.
+
+        An admitted connection is counted until its TCP connection is lost.
+        """
+        cfg = self.config
+        ip = str(connection.remote_address[0]) if connection.remote_address else ""
+        if cfg.connect_rate_limit:
+            now = time.monotonic()
+            window = self._attempts.setdefault((market, ip), deque())
+            window.append(now)
+            while window and window[0] <= now - cfg.connect_rate_window:
+                window.popleft()
+            if len(window) > cfg.connect_rate_limit:
+                return ("94001", "Frequently reestablishing connections in a short period of time")
+        if market is Market.FUTURES:
+            kind, limit = "", cfg.futures_max_connections_per_ip
+        elif path == PRIVATE_PATH:
+            kind, limit = path, cfg.max_private_connections_per_ip
+        else:
+            kind, limit = path, cfg.max_public_connections_per_ip
+        live = self._live.setdefault((market, ip, kind), set())
+        if limit and len(live) >= limit:
+            return (
+                "94002",
+                "The number of connections established between a single IP and the server exceeds "
+                "the upper limit",
+            )
+        live.add(connection)
+        connection.on_lost = lambda: live.discard(connection)
+        return None
+
+    async def _refuse_ip(self, ws: _SimConnection, market: Market, refusal: tuple[str, str]) -> None:
+        """``ip_limit_response="frame"``: the error frame, then close 1008 (no session is created)."""
+        code, message = refusal
+        body: dict[str, Any] = (
+            {"event": "error", "errorCode": code, "errorMessage": message}
+            if market is Market.SPOT
+            else {"success": False, "error": message}
+        )
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(_JSON.encode(body).decode())
+            await ws.close(1008, "connection limit")
 
     # -- connection handlers -----------------------------------------------------------------------
 
@@ -438,7 +626,10 @@ class Simulator:
         await self._handle(ws, Market.FUTURES)
 
     async def _handle(self, ws: ServerConnection, market: Market) -> None:
-        assert ws.request is not None
+        assert ws.request is not None and isinstance(ws, _SimConnection)
+        if ws.ip_refusal is not None:
+            await self._refuse_ip(ws, market, ws.ip_refusal)
+            return
         session_id = self._next_session_id
         self._next_session_id += 1
         session = _Session(
@@ -449,27 +640,50 @@ class Simulator:
             random.Random(stable_seed(self.config.seed, "session", str(session_id))),
             time.monotonic(),
             time.monotonic(),
+            tick_seen=self._tick_count,
         )
-        proto = cast(_SimProtocol, ws.protocol)
-        proto.frame_hook = lambda frame: self._frame_seen(session, frame)
+        ws.protocol.frame_hook = lambda frame: self._frame_seen(session, frame)
         self._sessions[session_id] = session
         self.stats.accepted_connections += 1
         self._notify()
         logger.info("session %d connected: %s %s", session_id, market.value, session.path)
-        pusher = asyncio.create_task(self._push_loop(session), name=f"bitmart-sim-push-{session_id}")
+        inbox: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+        helpers = (
+            asyncio.create_task(
+                self._guarded(session, self._work_loop(session, inbox)), name=f"bitmart-sim-work-{session_id}"
+            ),
+            asyncio.create_task(
+                self._guarded(session, self._push_loop(session)), name=f"bitmart-sim-push-{session_id}"
+            ),
+        )
         try:
-            await self._read_loop(session)
+            await self._read_loop(session, inbox)
         except _Close as close:
             await ws.close(close.code, close.reason)
         except ConnectionClosed:
             pass
         finally:
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await pusher
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             del self._sessions[session_id]
             self._notify()
             logger.info("session %d gone", session_id)
+
+    @staticmethod
+    async def _guarded(session: _Session, work: Coroutine[Any, Any, None]) -> None:
+        """Run a session helper; turn its ``_Close`` into a close, and log a bug as a 1011 close."""
+        try:
+            await work
+        except _Close as close:
+            await session.ws.close(close.code, close.reason)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            logger.exception("session %d: simulator error", session.id)
+            await session.ws.close(1011, "simulator error")
 
     def _frame_seen(self, session: _Session, frame: Frame) -> None:
         session.last_frame_at = time.monotonic()
@@ -492,16 +706,24 @@ class Simulator:
         if len(window) > limit:
             session.over_rate = True
 
+    def _lifeless_timeout(self, market: Market) -> float:
+        cfg = self.config
+        if cfg.lifeless_timeout > 0:
+            return cfg.lifeless_timeout
+        return cfg.spot_lifeless_timeout if market is Market.SPOT else cfg.futures_lifeless_timeout
+
     def _deadline(self, session: _Session) -> float | None:
         cfg = self.config
         deadlines = []
         if cfg.idle_timeout > 0:
             deadlines.append(session.last_frame_at + cfg.idle_timeout)
-        if cfg.lifeless_timeout > 0 and not session.subscribed_once:
-            deadlines.append(session.connected_at + cfg.lifeless_timeout)
+        lifeless = self._lifeless_timeout(session.market)
+        if lifeless > 0 and not session.subscribed_once:
+            deadlines.append(session.connected_at + lifeless)
         return min(deadlines) if deadlines else None
 
-    async def _read_loop(self, session: _Session) -> None:
+    async def _read_loop(self, session: _Session, inbox: asyncio.Queue[tuple[str, bool]]) -> None:
+        """Read frames, log and count them, and queue them for :meth:`_work_loop` (never blocks on it)."""
         ws = session.ws
         while True:
             deadline = self._deadline(session)
@@ -512,11 +734,8 @@ class Simulator:
                 now = time.monotonic()
                 if self.config.idle_timeout > 0 and now - session.last_frame_at >= self.config.idle_timeout:
                     raise _Close(1000, "idle timeout") from None
-                if (
-                    self.config.lifeless_timeout > 0
-                    and not session.subscribed_once
-                    and now - session.connected_at >= self.config.lifeless_timeout
-                ):
+                lifeless = self._lifeless_timeout(session.market)
+                if lifeless > 0 and not session.subscribed_once and now - session.connected_at >= lifeless:
                     raise _Close(1000, "no subscription") from None
                 continue
             is_binary = isinstance(message, bytes)
@@ -524,7 +743,13 @@ class Simulator:
             self._received.append(ReceivedFrame(session.id, time.time(), text, is_binary))
             self._count_message(session)
             self._notify()
-            if session.over_rate:
+            inbox.put_nowait((text, session.over_rate))
+
+    async def _work_loop(self, session: _Session, inbox: asyncio.Queue[tuple[str, bool]]) -> None:
+        """Handle the client's messages one at a time, in order (acks may be delayed here)."""
+        while True:
+            text, over_rate = await inbox.get()
+            if over_rate:
                 await self._reject_rate(session)
             if session.market is Market.SPOT:
                 await self._spot_message(session, text)
@@ -602,6 +827,15 @@ class Simulator:
             await self._spot_error(session, str(op), "90003", "Invalid args param")
             return
         topics = cast(list[str], args)
+        if op != "request":
+            await self._ack_delay()
+        cfg = self.config
+        too_many = cfg.max_topics_per_request and op != "request" and len(topics) > cfg.max_topics_per_request
+        too_long = cfg.max_args_bytes and sum(len(t.encode()) for t in topics) > cfg.max_args_bytes
+        if too_many or too_long:
+            message = "Topic quantity in single subscription exceeds limit"
+            await self._spot_error(session, op, "90005", message)
+            return
         if op == "subscribe":
             await self._spot_subscribe(session, topics)
         elif op == "unsubscribe":
@@ -657,12 +891,6 @@ class Simulator:
 
     async def _spot_subscribe(self, session: _Session, topics: list[str]) -> None:
         cfg = self.config
-        await self._ack_delay()
-        if cfg.max_topics_per_request and len(topics) > cfg.max_topics_per_request:
-            await self._spot_error(
-                session, "subscribe", "90005", "Topic quantity in single subscription exceeds limit"
-            )
-            return
         limit = cfg.max_private_topics if session.is_private else cfg.max_public_topics
         for text in topics:
             checked = self._check_topic(session, text)
@@ -684,7 +912,6 @@ class Simulator:
         await self._send(session, {"event": event, "topic": topic, "errorCode": code, "errorMessage": msg})
 
     async def _spot_unsubscribe(self, session: _Session, topics: list[str]) -> None:
-        await self._ack_delay()
         for text in topics:
             checked = self._check_topic(session, text)
             if isinstance(checked, tuple):
@@ -765,6 +992,12 @@ class Simulator:
         self._notify()
         await self._send(session, {"action": "access", "success": True})
 
+    def _not_found(self, topic: str) -> str:
+        """The futures error text for an unknown channel or symbol (current or older doc wording)."""
+        if self.config.legacy_error_wording:
+            return f"group [{topic}] not exist"
+        return f"Invalid channel: not found {topic}"
+
     def _futures_ack(self, action: str, topic: str, topics: list[str], error: str | None) -> dict[str, Any]:
         echo = topics if self.config.echo_full_request else [topic]
         ack: dict[str, Any] = {"action": action, "group": topic, "success": error is None}
@@ -779,9 +1012,7 @@ class Simulator:
         for text in topics:
             checked = self._check_topic(session, text)
             if isinstance(checked, tuple):
-                await self._send(
-                    session, self._futures_ack(action, text, topics, f"Invalid channel: not found {text}")
-                )
+                await self._send(session, self._futures_ack(action, text, topics, self._not_found(text)))
             elif action == "unsubscribe":
                 self._remove_topic(session, text)
                 await self._send(session, self._futures_ack(action, text, topics, None))
@@ -807,9 +1038,7 @@ class Simulator:
         for text in topics:
             checked = self._check_topic(session, text)
             if isinstance(checked, tuple) or checked.spec is None or not checked.spec.requestable:
-                await self._send(
-                    session, self._futures_ack("request", text, topics, f"Invalid channel: not found {text}")
-                )
+                await self._send(session, self._futures_ack("request", text, topics, self._not_found(text)))
             else:
                 await self._push_snapshot(session, checked)
 
@@ -827,6 +1056,9 @@ class Simulator:
         if session.topics.pop(text, None) is not None:
             session.streams.pop(text, None)
             session.funding_due.pop(text, None)
+            session.position_due.pop(text, None)
+            session.last_book.pop(text, None)
+            session.stale_pending.discard(text)
             self._notify()
 
     def _new_stream(self, session: _Session, topic: Topic) -> IncrementalStream:
@@ -858,6 +1090,8 @@ class Simulator:
             return
         if channel == "futures/fundingRate":
             session.funding_due[topic.text] = time.monotonic() + self.config.funding_interval
+        if channel == "futures/position":
+            session.position_due[topic.text] = time.monotonic() + self.config.position_interval
         if channel in ("futures/asset", "futures/position"):
             await self._push_frames(session, topic, self._render_private(session, topic, None))
             return
@@ -894,51 +1128,89 @@ class Simulator:
 
     # -- the clock and the pushes ------------------------------------------------------------------
 
-    async def _clock(self) -> None:
+    def _advance(self) -> None:
+        """One market tick: move every market, maybe step the accounts, wake every push loop."""
         cfg = self.config
+        now_ms = time.time_ns() // 1_000_000
+        for markets in self._markets.values():
+            for market in markets.values():
+                market.step(now_ms)
+        self._update_prices()
+        if time.monotonic() >= self._next_activity:
+            self._next_activity = time.monotonic() + cfg.account_interval
+            self._batches = {key: act.step(now_ms) for key, act in self._activity.items()}
+        else:
+            self._batches = {}
+        self._tick_count += 1
+        self._tick.set()
+        self._tick = asyncio.Event()
+
+    async def _clock(self) -> None:
         while True:
-            await asyncio.sleep(cfg.cadence)
-            now_ms = time.time_ns() // 1_000_000
-            for markets in self._markets.values():
-                for market in markets.values():
-                    market.step(now_ms)
-            self._update_prices()
-            if time.monotonic() >= self._next_activity:
-                self._next_activity = time.monotonic() + cfg.account_interval
-                self._batches = {key: act.step(now_ms) for key, act in self._activity.items()}
-            else:
-                self._batches = {}
-            self._tick_count += 1
-            self._tick.set()
-            self._tick = asyncio.Event()
+            await asyncio.sleep(self.config.cadence)
+            self._advance()
+
+    async def step(self, count: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Advance the market ``count`` ticks by hand and wait until every connection pushed each one.
+
+        Meant for ``cadence=0`` (no clock), where it makes the pushes depend only on the seed and the
+        calls: the same script against the same seed gets the same frames (timestamps aside).
+        """
+        for _ in range(count):
+            self._advance()
+            await self.wait_for(self._all_pushed(self._tick_count), timeout=timeout)
+
+    def _all_pushed(self, tick: int) -> Callable[[], bool]:
+        return lambda: all(s.tick_seen >= tick for s in self._sessions.values())
 
     async def _push_loop(self, session: _Session) -> None:
+        manual = self.config.cadence <= 0
         while True:
-            await self._tick.wait()
-            now_ms = time.time_ns() // 1_000_000
-            batch = self._batches.get(session.account.api_key) if session.account else None
-            for topic in list(session.topics.values()):
-                if topic.text in self.faults.paused_topics or topic.text not in session.topics:
+            while session.tick_seen >= self._tick_count:
+                await self._tick.wait()
+            tick = self._tick_count
+            await self._push_tick(session)
+            session.tick_seen = tick
+            if manual:
+                self._notify()
+
+    async def _push_tick(self, session: _Session) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        now = time.monotonic()
+        cfg = self.config
+        batch = self._batches.get(session.account.api_key) if session.account else None
+        for topic in list(session.topics.values()):
+            if topic.text in self.faults.paused_topics or topic.text not in session.topics:
+                continue
+            if topic.is_private:
+                frames = self._render_private(session, topic, batch) if batch is not None else []
+                if topic.channel == "futures/position":
+                    if not frames and now >= session.position_due.get(topic.text, 0.0):
+                        frames = self._render_private(session, topic, None)  # the 10 s re-push
+                    if frames:
+                        session.position_due[topic.text] = now + cfg.position_interval
+                await self._push_frames(session, topic, frames)
+                continue
+            stream = session.streams.get(topic.text)
+            if stream is not None:
+                assert topic.symbol is not None
+                market = self._markets[session.market][topic.symbol]
+                if topic.text in session.stale_pending:
+                    session.stale_pending.discard(topic.text)
+                    await self._push(session, session.last_book[topic.text])
+                if cfg.gap_probability > 0 and session.rng.random() < cfg.gap_probability:
+                    stream.pending_gap += 1
+                version, asks, bids = stream.update(market)
+                message = self._book_message(session, topic, market, "update", version, asks, bids)
+                session.last_book[topic.text] = message
+                await self._push(session, message)
+                continue
+            if topic.channel == "futures/fundingRate":
+                due = session.funding_due.get(topic.text, 0.0)
+                if now < due:
                     continue
-                if topic.is_private:
-                    if batch is not None:
-                        await self._push_frames(session, topic, self._render_private(session, topic, batch))
-                    continue
-                stream = session.streams.get(topic.text)
-                if stream is not None:
-                    assert topic.symbol is not None
-                    market = self._markets[session.market][topic.symbol]
-                    version, asks, bids = stream.update(market)
-                    await self._push(
-                        session, self._book_message(session, topic, market, "update", version, asks, bids)
-                    )
-                    continue
-                if topic.channel == "futures/fundingRate":
-                    due = session.funding_due.get(topic.text, 0.0)
-                    if time.monotonic() < due:
-                        continue
-                    session.funding_due[topic.text] = time.monotonic() + self.config.funding_interval
-                await self._push_frames(session, topic, self._render(session, topic, now_ms))
+                session.funding_due[topic.text] = now + cfg.funding_interval
+            await self._push_frames(session, topic, self._render(session, topic, now_ms))
 
     async def _push_frames(self, session: _Session, topic: Topic, frames: list[dict[str, Any]]) -> None:
         for message in frames:
