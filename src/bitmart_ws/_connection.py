@@ -1,9 +1,9 @@
 """One connection slot of a key (one shard): the asyncio driver of the sans-I/O lifecycle.
 
-The hot path is :meth:`Connection.on_text` / :meth:`Connection.on_binary`: called synchronously
+The hot path is ``Connection.on_text`` / :meth:`Connection.on_binary`: called synchronously
 by the transport for every data frame, in arrival order; a binary frame is inflated with one
 ``zlib.decompress`` call, decoded once with msgspec, and a data push goes straight to the sync
-``update`` handlers.
+``update`` handlers (:meth:`Emitter.emit_update`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 
@@ -40,7 +40,6 @@ from .protocol.connection import ConnState, Lifecycle
 from .protocol.inbound import (
     ErrorReply,
     LoginReply,
-    Malformed,
     Pong,
     Push,
     SubscriptionReply,
@@ -48,7 +47,7 @@ from .protocol.inbound import (
 )
 from .protocol.keys import Market, WsKey
 from .protocol.ratelimit import RateLimiter
-from .protocol.registry import LiveState, TopicRegistry
+from .protocol.registry import Freshness, LiveState, TopicRegistry
 from .protocol.requests import Operation, login_frame, ping_frame, subscription_frames
 from .protocol.signing import sign_payload
 
@@ -66,6 +65,7 @@ DUPLICATE_SUBSCRIPTION = "90008"
 _decompress = zlib.decompress
 _zlib_error = zlib.error
 _decode = msgspec.json.Decoder().decode
+_monotonic = time.monotonic
 _msgspec_error = msgspec.DecodeError
 _SUB = Operation.SUBSCRIBE
 _UNSUB = Operation.UNSUBSCRIBE
@@ -98,13 +98,15 @@ class Settings:
     credentials: Credentials | None
     signer: Callable[[str, str], str] | None
     logger: logging.Logger
+    stale_timeout: float | None = None
 
 
 class Connection:
     """One socket slot (shard ``shard`` of ``key``), reconnecting until closed.
 
-    It owns one runner task (connect → login → resubscribe → live → on drop: backoff, again), two
-    timers (next ping, pong deadline) and the short tasks that send follow-up unsubscribes.
+    It owns one runner task (connect → login → resubscribe → live → on drop: backoff, again), its
+    timers (next ping, a rate-limited ping, pong deadline, staleness check) and the short tasks that
+    send follow-up requests; :meth:`close` cancels all of them.
     """
 
     def __init__(
@@ -126,13 +128,16 @@ class Connection:
         self._debug = self._log.isEnabledFor(logging.DEBUG)
         self._key_s = key.value
         self._market = key.market
-        self._spot = key.market is Market.SPOT
-        if self._spot:
-            self.on_text = self._spot_text  # type: ignore[method-assign]
-            self.on_binary = self._spot_binary  # type: ignore[method-assign]
-        else:
-            self.on_text = self._futures_text  # type: ignore[method-assign]
-            self.on_binary = self._futures_binary  # type: ignore[method-assign]
+        spot = key.market is Market.SPOT
+        # The transport calls ``on_text`` for every text frame: the market's parser, bound once.
+        self.on_text: Callable[[bytes], None] = self._spot_text if spot else self._futures_text
+        # Where a data push goes. Without the staleness watchdog, straight to the handlers; with it,
+        # through a wrapper that stamps the push's topic first (no per-topic work when it is off).
+        self._deliver: Callable[[dict[str, Any]], None] = emitter.emit_update
+        self._fresh: Freshness | None = None
+        if settings.stale_timeout is not None:
+            self._fresh = Freshness()
+            self._deliver = self._watched_spot if spot else self._watched_futures
         self.lifecycle = Lifecycle()
         self.registry = TopicRegistry()
         self._limiter = RateLimiter(*settings.rate_limit)
@@ -144,7 +149,9 @@ class Connection:
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ping_timer: asyncio.TimerHandle | None = None
+        self._paced_ping: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
+        self._stale_timer: asyncio.TimerHandle | None = None
         self._down_since: float | None = None
         self._stop_error: AuthenticationError | None = None
         self._changed = asyncio.Event()
@@ -163,13 +170,17 @@ class Connection:
 
     # ------------------------------------------------------------------------------------------------
     # Hot path: called by the transport for every data frame, synchronously, in arrival order.
-    # Four specialised copies (spot/futures x text/binary) keep every branch and call off the path:
-    # one inflate (binary), one decode, a cheap push test, then the sync ``update`` handlers directly.
-    def on_text(self, data: bytes) -> None:
-        raise NotImplementedError  # replaced per market in __init__
-
+    # One parser per market (bound to ``on_text`` in __init__) keeps the dialect tests off the path:
+    # one inflate (binary), one decode, a cheap push test, then the ``update`` handlers directly.
     def on_binary(self, payload: memoryview) -> None:
-        raise NotImplementedError  # replaced per market in __init__
+        try:
+            data = _decompress(payload, -15)
+        except _zlib_error as exc:
+            self._malformed(
+                DecodeError(f"cannot inflate binary frame of {len(payload)} bytes: {exc}"), payload
+            )
+            return
+        self.on_text(data)
 
     def _spot_text(self, data: bytes) -> None:
         if data == b"pong":
@@ -182,29 +193,9 @@ class Connection:
             return
         if type(msg) is dict and "table" in msg:
             msg["wsKey"] = self._key_s
-            emitter = self._emitter
-            for handler in emitter.update_sync:
-                try:
-                    result = handler(msg)
-                except Exception as exc:
-                    emitter.handler_failed("update", handler, exc, msg)
-                else:
-                    if result is not None:
-                        emitter.awaitable_result(handler, result, msg)
-            if emitter.update_async:
-                emitter.emit_async_update(msg)
-            return
-        self._on_control(msg)
-
-    def _spot_binary(self, payload: memoryview) -> None:
-        try:
-            data = _decompress(payload, -15)
-        except _zlib_error as exc:
-            self._malformed(
-                DecodeError(f"cannot inflate binary frame of {len(payload)} bytes: {exc}"), payload
-            )
-            return
-        self._spot_text(data)
+            self._deliver(msg)
+        else:
+            self._on_control(msg)
 
     def _futures_text(self, data: bytes) -> None:
         try:
@@ -222,29 +213,22 @@ class Connection:
             and msg.get("group", "System") != "System"
         ):
             msg["wsKey"] = self._key_s
-            emitter = self._emitter
-            for handler in emitter.update_sync:
-                try:
-                    result = handler(msg)
-                except Exception as exc:
-                    emitter.handler_failed("update", handler, exc, msg)
-                else:
-                    if result is not None:
-                        emitter.awaitable_result(handler, result, msg)
-            if emitter.update_async:
-                emitter.emit_async_update(msg)
-            return
-        self._on_control(msg)
+            self._deliver(msg)
+        else:
+            self._on_control(msg)
 
-    def _futures_binary(self, payload: memoryview) -> None:
-        try:
-            data = _decompress(payload, -15)
-        except _zlib_error as exc:
-            self._malformed(
-                DecodeError(f"cannot inflate binary frame of {len(payload)} bytes: {exc}"), payload
-            )
-            return
-        self._futures_text(data)
+    # The instrumented ``_deliver`` used only with ``stale_timeout``.
+    def _watched_spot(self, msg: dict[str, Any]) -> None:
+        table = msg["table"]
+        if type(table) is str and self._fresh is not None:
+            self._fresh.spot_push(table, msg.get("data"), _monotonic())
+        self._emitter.emit_update(msg)
+
+    def _watched_futures(self, msg: dict[str, Any]) -> None:
+        group = msg["group"]
+        if type(group) is str and self._fresh is not None:
+            self._fresh.futures_push(group, _monotonic())
+        self._emitter.emit_update(msg)
 
     def on_closed(self, code: int, reason: str) -> None:
         """The transport lost the socket (server close, reset...)."""
@@ -276,11 +260,9 @@ class Connection:
                 "exception",
                 {**raw, "wsKey": self._key_s, "message": f"server error: {error}", "error": error},
             )
-        elif isinstance(inbound, Push):  # pragma: no cover - the hot path takes pushes first
+        elif isinstance(inbound, Push):  # futures pushes with an explicit "action": null
             inbound.raw["wsKey"] = self._key_s
-            self._emitter.emit("update", inbound.raw)
-        elif isinstance(inbound, Malformed):  # pragma: no cover - classify never returns it
-            self._malformed(inbound.error, inbound.payload)
+            self._deliver(inbound.raw)
         else:
             if self._debug:
                 self._log.debug("%s: unrecognised message %r", self._key_s, msg)
@@ -298,6 +280,12 @@ class Connection:
                 topic = base
         ok = reply.ok or (reply.code == DUPLICATE_SUBSCRIPTION and op is _SUB)
         self.registry.on_reply(op, topic, ok)
+        if self._fresh is not None:
+            live = self.registry.live_state(topic)
+            if live is LiveState.SUBSCRIBED and op is _SUB:
+                self._fresh.watch(topic, _monotonic())
+            elif live is None:
+                self._fresh.unwatch(topic)
         waiter = self._waiters.pop((op, topic), None)
         payload = {**reply.raw, "wsKey": self._key_s}
         if ok:
@@ -329,20 +317,25 @@ class Connection:
     def _start_heartbeat(self) -> None:
         loop = asyncio.get_running_loop()
         self._ping_timer = loop.call_later(self._s.ping_interval, self._ping)
+        if self._s.stale_timeout is not None:
+            self._stale_timer = loop.call_later(self._s.stale_timeout / 4, self._check_stale)
 
     def _ping(self) -> None:
         loop = asyncio.get_running_loop()
         self._ping_timer = loop.call_later(self._s.ping_interval, self._ping)
         now = loop.time()
         slot = self._limiter.reserve(now)
-        if slot > now:
-            loop.call_at(slot, self._send_ping, self._generation)
+        if slot > now:  # the rate limit says later; the timer is cancelled with the others
+            if self._paced_ping is not None:
+                self._paced_ping.cancel()
+            self._paced_ping = loop.call_at(slot, self._send_ping)
         else:
-            self._send_ping(self._generation)
+            self._send_ping()
 
-    def _send_ping(self, generation: int) -> None:
+    def _send_ping(self) -> None:
+        self._paced_ping = None
         transport = self._transport
-        if transport is None or generation != self._generation:
+        if transport is None:
             return
         transport.send_text(ping_frame(self._market))
         if self._pong_timer is None:
@@ -365,11 +358,34 @@ class Connection:
         if self._closed_fut is not None and not self._closed_fut.done():
             self._closed_fut.set_result(PongTimeout(f"no pong within {self._s.pong_timeout:g} s"))
 
+    def _check_stale(self) -> None:
+        """Staleness watchdog (``stale_timeout``): report and resubscribe topics without pushes."""
+        timeout = self._s.stale_timeout
+        assert timeout is not None and self._fresh is not None
+        loop = asyncio.get_running_loop()
+        self._stale_timer = loop.call_later(timeout / 4, self._check_stale)
+        stale = [t for t in self._fresh.stale(_monotonic(), timeout) if self.registry.resubscribe(t)]
+        for topic in stale:
+            message = f"{self._key_s}#{self.shard}: no push on {topic} for {timeout:g} s; resubscribing"
+            self._log.warning("%s", message)
+            self._emitter.emit(
+                "exception",
+                {**self._base(), "message": message, "error": Timeout(message), "topic": topic},
+            )
+        if stale:
+            self._spawn(self._resubscribe(stale, self._generation))
+
+    async def _resubscribe(self, topics: list[str], generation: int) -> None:
+        for op in (_UNSUB, _SUB):
+            for _batch, frame in subscription_frames(self._market, op, topics):
+                if not await self._send(frame, generation):
+                    return
+
     def _cancel_timers(self) -> None:
-        for timer in (self._ping_timer, self._pong_timer):
+        for timer in (self._ping_timer, self._paced_ping, self._pong_timer, self._stale_timer):
             if timer is not None:
                 timer.cancel()
-        self._ping_timer = self._pong_timer = None
+        self._ping_timer = self._paced_ping = self._pong_timer = self._stale_timer = None
 
     # ------------------------------------------------------------------------------------------------
     # Sending (paced by the rate limiter; a frame for a replaced socket is dropped).
@@ -493,8 +509,7 @@ class Connection:
             to_max = False
             cause: BaseException
             try:
-                await self._session()
-                raise AssertionError("unreachable")  # pragma: no cover
+                await self._session()  # returns only by raising
             except AuthenticationError as exc:
                 if exc.code in FATAL_LOGIN_CODES:
                     self._teardown()
@@ -520,7 +535,7 @@ class Connection:
                 self._report(f"{self._key_s}#{self.shard}: unexpected {type(exc).__name__}: {exc}", exc)
             finally:
                 self._teardown()
-            if lc.ever_live and self._down_since is None:
+            if lc.opened and self._down_since is None:  # after `open`, recovery is `reconnected`
                 self._down_since = time.monotonic()
             self._to(ConnState.BACKOFF)
             rand = random.random()
@@ -548,7 +563,7 @@ class Connection:
         self._log.warning("%s", message)
         self._emitter.emit("exception", {**self._base(), "message": message, "error": error})
 
-    async def _session(self) -> None:
+    async def _session(self) -> NoReturn:
         loop = asyncio.get_running_loop()
         self._generation += 1
         self._closed_fut = loop.create_future()
@@ -644,6 +659,8 @@ class Connection:
         if self._closed_fut is not None and not self._closed_fut.done():
             self._closed_fut.set_result(ConnectionClosed(1000, "closed by client"))
         self.registry.reset()
+        if self._fresh is not None:
+            self._fresh.clear()
 
     def _stop(self, exc: AuthenticationError) -> None:
         """The server says the key is invalid: no more retries on this connection."""

@@ -75,14 +75,19 @@ class Emitter:
         for handler in self._async[event]:
             self._enqueue(event, handler, None, payload)
 
-    def emit_async_update(self, payload: dict[str, Any]) -> None:
-        for handler in self.update_async:
-            self._enqueue("update", handler, None, payload)
-
-    def awaitable_result(self, handler: Handler, result: Any, payload: dict[str, Any]) -> None:
-        """A sync-looking ``update`` handler returned an awaitable: run it on the dispatcher."""
-        if inspect.isawaitable(result):
-            self._enqueue("update", handler, result, payload)
+    def emit_update(self, payload: dict[str, Any]) -> None:
+        """:meth:`emit` for ``update``, the hot path: the sync handlers are called directly."""
+        for handler in self.update_sync:
+            try:
+                result = handler(payload)
+            except Exception as exc:
+                self.handler_failed("update", handler, exc, payload)
+            else:
+                if result is not None and inspect.isawaitable(result):
+                    self._enqueue("update", handler, result, payload)
+        if self.update_async:
+            for handler in self.update_async:
+                self._enqueue("update", handler, None, payload)
 
     def handler_failed(
         self, event: str, handler: Handler, exc: BaseException, payload: dict[str, Any]
@@ -118,10 +123,6 @@ class Emitter:
                 await (awaitable if awaitable is not None else handler(payload))
             except Exception as exc:
                 self.handler_failed(event, handler, exc, payload)
-
-    @property
-    def dispatcher(self) -> asyncio.Task[None] | None:
-        return self._task
 
     async def stop(self, drain_timeout: float = 1.0) -> None:
         """Let queued async handlers finish (bounded), then end the dispatcher task."""

@@ -68,16 +68,6 @@ class Transport:
         self._listener.detach()
         self._ws.disconnect(graceful=False)
 
-    @property
-    def closed(self) -> bool:
-        return bool(self._ws.is_disconnected)
-
-    async def wait_closed(self) -> None:
-        try:
-            await self._ws.wait_disconnected()
-        except Exception:
-            pass
-
 
 class _Listener(WSListener):
     """Hands every frame to the sink; a detached listener (old socket) affects nothing."""
@@ -121,6 +111,14 @@ class _Listener(WSListener):
         sink.on_closed(code, reason)
 
 
+async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:
+    """Addresses of ``host``: an IP literal is parsed here, without the loop's resolver thread."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        return await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
 async def connect(
     url: str, sink: FrameSink, *, within: float, max_frame_size: int = 64 * 1024 * 1024
 ) -> Transport:
@@ -136,7 +134,7 @@ async def connect(
     async def socket_factory(parsed: Any) -> socket.socket:
         # We own the TCP socket so that a cancelled or timed-out upgrade never leaves it open
         # (picows does not close it when cancelled while waiting for the upgrade response).
-        infos = await loop.getaddrinfo(parsed.host, parsed.port, type=socket.SOCK_STREAM)
+        infos = await _resolve(loop, parsed.host, parsed.port)
         error: OSError | None = None
         for family, type_, proto, _, address in infos:
             sock = socket.socket(family, type_, proto)

@@ -104,6 +104,11 @@ class WebsocketClient:
         sign_message: custom signer ``(message, secret) -> hex HMAC-SHA256`` (like the reference's
             ``customSignMessageFn``).
         logger: a :class:`logging.Logger` (default ``logging.getLogger("bitmart_ws.client")``).
+        stale_timeout: opt-in per-topic watchdog (seconds; default off). An acknowledged topic that
+            receives no push for this long is reported as an ``exception`` event (``topic`` names it,
+            ``error`` is a :class:`~bitmart_ws.exceptions.Timeout`) and resubscribed on the same
+            connection (unsubscribe + subscribe); it is checked every ``stale_timeout / 4``. Only for
+            topics that push steadily (tickers, books): private topics push only on account activity.
 
     Events (``on(event, handler)``): ``open``, ``update``, ``reconnect``, ``reconnected``,
     ``authenticated``, ``response``, ``exception``, ``close``. Handlers are called with one dict;
@@ -131,15 +136,14 @@ class WebsocketClient:
         rate_limit: tuple[int, float] = DEFAULT_RATE_LIMIT,
         sign_message: Callable[[str, str], str] | None = None,
         logger: logging.Logger | None = None,
+        stale_timeout: float | None = None,
     ) -> None:
-        given = [v is not None and v != "" for v in (api_key, api_secret, api_memo)]
-        if any(given) and not all(given):
+        if api_key and api_secret and api_memo:
+            self._credentials: Credentials | None = Credentials(api_key, api_secret, api_memo)
+        elif api_key or api_secret or api_memo:
             raise MissingCredentials("api_key, api_secret and api_memo must be given together")
-        self._credentials = (
-            Credentials(api_key, api_secret, api_memo)  # type: ignore[arg-type]
-            if all(given)
-            else None
-        )
+        else:
+            self._credentials = None
         for name, value in (
             ("ping_interval", ping_interval),
             ("pong_timeout", pong_timeout),
@@ -148,6 +152,8 @@ class WebsocketClient:
         ):
             if not value > 0:
                 raise ConfigurationError(f"{name} must be > 0, not {value!r}")
+        if stale_timeout is not None and not stale_timeout > 0:
+            raise ConfigurationError(f"stale_timeout must be > 0 or None, not {stale_timeout!r}")
         if not 0 <= recv_window <= 60:
             raise ConfigurationError(f"recv_window must be within 0..60 s, not {recv_window!r}")
         self.demo_trading = demo_trading
@@ -166,6 +172,7 @@ class WebsocketClient:
             credentials=self._credentials,
             signer=sign_message,
             logger=self.logger,
+            stale_timeout=stale_timeout,
         )
         self._emitter = Emitter(self.logger)
         self._groups: dict[WsKey, _KeyGroup] = {}

@@ -85,6 +85,7 @@ async def test_refused_upgrade_4xx_backs_off_to_max_and_recovers(sim, rec: Recor
         await client.subscribe(SPOT, "spot")
         errors = [e for e in rec.of("exception") if isinstance(e.get("error"), ConnectError)]
         assert len(errors) == 2 and errors[0]["error"].status == 403 and "403" in errors[0]["message"]
+        assert all("backing off to the maximum delay" in e["message"] for e in errors)
         assert all(r["delay"] >= 0.05 for r in rec.of("reconnect"))  # max delay 0.1, jitter down to 0.05
         assert rec.names().count("open") == 1 and not rec.of("reconnected")
         await wait_recovered(sim, client, ["spotPublicV1"])

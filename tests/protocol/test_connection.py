@@ -39,4 +39,4 @@ def test_every_state_can_close_and_closed_is_terminal() -> None:
     lc = Lifecycle()
     for s in (ConnState.CONNECTING, ConnState.AUTHENTICATING, ConnState.SUBSCRIBING, ConnState.LIVE):
         lc.to(s)
-    assert lc.ever_live and lc.attempt == 0
+    assert lc.attempt == 0 and not lc.opened

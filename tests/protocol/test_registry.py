@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bitmart_ws.protocol.registry import LiveState, TopicRegistry
+from bitmart_ws.protocol.registry import Freshness, LiveState, TopicRegistry
 from bitmart_ws.protocol.requests import Operation
 
 T = st.sampled_from(["a", "b", "c", "d", "e"])
@@ -67,3 +67,63 @@ def test_resubscribe_after_reset_sends_current_set_in_order() -> None:
     reg.reset()
     assert reg.to_subscribe() == ["x", "z"]
     assert not reg.on_reply(Operation.SUBSCRIBE, "unknown", True)
+
+
+def test_subscribe_again_while_the_unsubscribe_is_in_flight() -> None:
+    reg = TopicRegistry()
+    reg.add(["x"])
+    reg.to_subscribe()
+    reg.on_reply(Operation.SUBSCRIBE, "x", True)
+    reg.remove(["x"])
+    assert reg.to_unsubscribe(["x"]) == ["x"]
+    reg.add(["x"])
+    assert reg.to_subscribe() == ["x"]  # sent again, after the unsubscribe
+    assert not reg.on_reply(Operation.UNSUBSCRIBE, "x", True)  # the old unsubscribe is ignored
+    assert reg.live_state("x") is LiveState.PENDING_SUBSCRIBE
+    reg.on_reply(Operation.SUBSCRIBE, "x", True)
+    assert reg.subscribed() == ("x",)
+
+
+def test_resubscribe_marks_only_acknowledged_topics() -> None:
+    reg = TopicRegistry()
+    reg.add(["x", "y"])
+    reg.to_subscribe()
+    reg.on_reply(Operation.SUBSCRIBE, "x", True)
+    assert reg.resubscribe("x") and not reg.resubscribe("y") and not reg.resubscribe("z")
+    assert reg.live_state("x") is LiveState.PENDING_SUBSCRIBE
+    reg.on_reply(Operation.UNSUBSCRIBE, "x", True)
+    assert reg.live_state("x") is LiveState.PENDING_SUBSCRIBE and reg.to_subscribe() == []
+    reg.on_reply(Operation.SUBSCRIBE, "x", True)
+    assert reg.subscribed() == ("x",)
+
+
+def test_freshness_maps_pushes_to_topics() -> None:
+    fresh = Freshness()
+    topics = [
+        "spot/ticker:BTC_USDT",
+        "spot/user/balance:BALANCE_UPDATE",
+        "spot/user/orders:ALL_SYMBOLS",
+        "spot/user/order:ETH_USDT",
+        "futures/ticker:BTCUSDT",
+        "futures/depth20:BTCUSDT@200ms",
+        "futures/position",
+    ]
+    for t in topics:
+        fresh.watch(t, 0.0)
+    fresh.spot_push("spot/ticker", [{"symbol": "BTC_USDT"}, {"symbol": "ETH_USDT"}, "junk"], 5.0)
+    fresh.spot_push("spot/user/balance", [{"event_type": "TRANSACTION_COMPLETED"}], 5.0)
+    fresh.spot_push("spot/user/order", [{"symbol": "BTC_USDT"}], 5.0)  # ALL_SYMBOLS, not ETH_USDT
+    fresh.futures_push("futures/ticker:BTCUSDT@100ms", 5.0)  # suffix the subscription did not have
+    fresh.futures_push("futures/depth20:BTCUSDT@200ms", 5.0)
+    fresh.futures_push("futures/depth20:BTCUSDT", 5.0)  # no such subscription: ignored
+    fresh.spot_push("spot/ticker", "not a list", 5.0)
+    assert fresh.stale(6.0, 3.0) == ["spot/user/order:ETH_USDT", "futures/position"]
+    assert fresh.stale(6.0, 3.0) == []  # clocks restarted: reported once per period
+    # at 9.0, everything pushed at 5.0 is 4 s old; the two restarted at 6.0 are 3 s old
+    assert sorted(fresh.stale(9.0, 3.0)) == sorted(topics)
+    fresh.unwatch("spot/user/orders:ALL_SYMBOLS")
+    fresh.unwatch("never")
+    assert "spot/user/orders:ALL_SYMBOLS" not in fresh and "spot/ticker:BTC_USDT" in fresh
+    fresh.spot_push("spot/user/order", [{"symbol": "XRP_USDT"}], 20.0)
+    fresh.clear()
+    assert fresh.stale(100.0, 1.0) == []

@@ -48,15 +48,16 @@ class Lifecycle:
     """State plus the counters the reconnect policy needs.
 
     ``attempt`` counts consecutive failures since the connection was last LIVE (it resets only on
-    LIVE, so a socket that opens but fails login or resubscription keeps backing off).
+    LIVE, so a socket that opens but fails login or resubscription keeps backing off). ``opened``
+    says whether a socket ever opened (the ``open`` event was emitted; later recoveries are
+    ``reconnected``).
     """
 
-    __slots__ = ("attempt", "ever_live", "opened", "state")
+    __slots__ = ("attempt", "opened", "state")
 
     def __init__(self) -> None:
         self.state = ConnState.IDLE
         self.attempt = 0
-        self.ever_live = False
         self.opened = False
 
     def to(self, new: ConnState) -> None:
@@ -65,7 +66,6 @@ class Lifecycle:
         self.state = new
         if new is ConnState.LIVE:
             self.attempt = 0
-            self.ever_live = True
         elif new is ConnState.BACKOFF:
             self.attempt += 1
 

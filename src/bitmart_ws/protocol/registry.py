@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import Enum
 
+from .keys import Market
 from .requests import Operation
+from .topics import CHANNELS, ArgKind
 
-__all__ = ["LiveState", "TopicRegistry"]
+__all__ = ["Freshness", "LiveState", "TopicRegistry"]
 
 
 class LiveState(Enum):
@@ -66,8 +68,13 @@ class TopicRegistry:
         return gone
 
     def to_subscribe(self) -> list[str]:
-        """Desired topics with nothing on the current socket; they are marked pending."""
-        todo = [t for t in self._desired if t not in self._live]
+        """Desired topics not (being) subscribed on the current socket; they are marked pending.
+
+        A topic whose unsubscribe is still in flight is included: the server handles the two
+        requests in order, so the subscribe sent now wins (its unsubscribe reply is then ignored).
+        """
+        pending_unsub = LiveState.PENDING_UNSUBSCRIBE
+        todo = [t for t in self._desired if self._live.get(t, pending_unsub) is pending_unsub]
         for t in todo:
             self._live[t] = LiveState.PENDING_SUBSCRIBE
         return todo
@@ -94,9 +101,22 @@ class TopicRegistry:
                 self._desired.pop(topic, None)
             return pending
         pending = state is LiveState.PENDING_UNSUBSCRIBE
+        if state is LiveState.PENDING_SUBSCRIBE:
+            return False  # an older unsubscribe; the subscribe sent after it decides
         if ok or topic not in self._desired:
             self._live.pop(topic, None)
         return pending
+
+    def resubscribe(self, topic: str) -> bool:
+        """Mark an acknowledged topic for an unsubscribe + subscribe pair (a stale stream).
+
+        Returns whether the topic was acknowledged (else nothing is to be sent). It is marked
+        pending subscribe: the unsubscribe reply is ignored, the subscribe reply decides.
+        """
+        if self._live.get(topic) is not LiveState.SUBSCRIBED or topic not in self._desired:
+            return False
+        self._live[topic] = LiveState.PENDING_SUBSCRIBE
+        return True
 
     def reset(self) -> None:
         """The socket is gone: nothing is live any more (the desired set stays)."""
@@ -105,3 +125,76 @@ class TopicRegistry:
     def clear(self) -> None:
         self._desired.clear()
         self._live.clear()
+
+
+class Freshness:
+    """When each acknowledged topic of one connection last received a push (pure: time is a parameter).
+
+    Maps a push to the topic(s) it serves: spot ``table`` + each ``data[i].symbol`` (a topic with a
+    fixed argument, such as ``spot/user/balance:BALANCE_UPDATE`` or ``spot/user/orders:ALL_SYMBOLS``,
+    is served by every push of its table; the latter's pushes may carry the table ``spot/user/order``),
+    futures ``group``, with a trailing ``@<n>ms`` dropped when the subscription had none.
+    """
+
+    __slots__ = ("_last", "_tables")
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._tables: dict[str, list[str]] = {}
+
+    def __contains__(self, topic: object) -> bool:
+        return topic in self._last
+
+    def watch(self, topic: str, now: float) -> None:
+        """Start (or restart) the clock of ``topic``."""
+        self._last[topic] = now
+        channel, _, argument = topic.partition(":")
+        spec = CHANNELS.get(channel)
+        if spec is not None and spec.market is Market.SPOT and spec.arg is ArgKind.FIXED:
+            tables = [channel]
+            if channel == "spot/user/orders":
+                tables.append("spot/user/order")
+            for table in tables:
+                topics = self._tables.setdefault(table, [])
+                if topic not in topics:
+                    topics.append(topic)
+
+    def unwatch(self, topic: str) -> None:
+        if self._last.pop(topic, None) is None:
+            return
+        for table, topics in list(self._tables.items()):
+            if topic in topics:
+                topics.remove(topic)
+                if not topics:
+                    del self._tables[table]
+
+    def clear(self) -> None:
+        self._last.clear()
+        self._tables.clear()
+
+    def spot_push(self, table: str, data: object, now: float) -> None:
+        last = self._last
+        for topic in self._tables.get(table, ()):
+            last[topic] = now
+        if type(data) is list:
+            for item in data:
+                if type(item) is dict:
+                    topic = f"{table}:{item.get('symbol')}"
+                    if topic in last:
+                        last[topic] = now
+
+    def futures_push(self, group: str, now: float) -> None:
+        last = self._last
+        if group in last:
+            last[group] = now
+        elif "@" in group:
+            base = group.rpartition("@")[0]
+            if base in last:
+                last[base] = now
+
+    def stale(self, now: float, timeout: float) -> list[str]:
+        """Topics without a push for ``timeout`` or more; their clocks restart (reported once per period)."""
+        out = [t for t, seen in self._last.items() if now - seen >= timeout]
+        for topic in out:
+            self._last[topic] = now
+        return out
