@@ -32,6 +32,7 @@ from .exceptions import (
     MissingCredentials,
     PongTimeout,
     ServerError,
+    StaleTopic,
     SubscriptionError,
     Timeout,
 )
@@ -370,7 +371,7 @@ class Connection:
             self._log.warning("%s", message)
             self._emitter.emit(
                 "exception",
-                {**self._base(), "message": message, "error": Timeout(message), "topic": topic},
+                {**self._base(), "message": message, "error": StaleTopic(message, topic), "topic": topic},
             )
         if stale:
             self._spawn(self._resubscribe(stale, self._generation))

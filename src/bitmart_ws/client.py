@@ -403,9 +403,8 @@ class WebsocketClient:
 
         For scripts without asyncio: register handlers, call :meth:`subscribe` (without a running
         loop the requests are queued), then call ``run_forever()``: it performs the queued requests
-        and blocks. It returns after closing everything, when a handler calls
-        ``asyncio.ensure_future(client.close_all())`` (or an async handler awaits ``client.close_all()``),
-        on SIGINT/SIGTERM, or after ``timeout`` seconds when given.
+        and blocks. It returns after closing everything, when a handler calls :meth:`stop` (or an
+        async handler awaits :meth:`close_all`), on SIGINT/SIGTERM, or after ``timeout`` seconds.
 
         Raises:
             InvalidState: called from inside a running event loop (use ``async with`` there).
@@ -419,6 +418,18 @@ class WebsocketClient:
                 "run_forever() starts its own event loop; inside asyncio use `async with client`"
             )
         asyncio.run(self._run_forever(timeout))
+
+    def stop(self) -> None:
+        """Make :meth:`run_forever` close everything and return; callable from a sync handler.
+
+        Outside ``run_forever`` there is nothing to stop: use ``await client.close_all()``.
+
+        Raises:
+            InvalidState: :meth:`run_forever` is not running.
+        """
+        if self._stop_event is None:
+            raise InvalidState("stop() ends run_forever(), which is not running; use await close_all()")
+        self._stop_event.set()
 
     async def _run_forever(self, seconds: float | None) -> None:
         loop = asyncio.get_running_loop()

@@ -14,7 +14,8 @@
     │       ├── ConnectTimeout
     │       ├── LoginTimeout
     │       ├── AckTimeout                  no reply to a subscribe/unsubscribe in time
-    │       └── PongTimeout
+    │       ├── PongTimeout
+    │       └── StaleTopic                  a subscribed topic sent nothing for ``stale_timeout``
     ├── ProtocolError                       a server frame we cannot understand
     │   └── DecodeError                     inflate or JSON failure
     └── ServerError                         the venue answered with an error (code, message, raw reply)
@@ -45,6 +46,7 @@ __all__ = [
     "PongTimeout",
     "ProtocolError",
     "ServerError",
+    "StaleTopic",
     "SubscriptionError",
     "Timeout",
     "TransportError",
@@ -124,6 +126,14 @@ class AckTimeout(Timeout):
 
 class PongTimeout(Timeout):
     """No pong arrived in time after a ping."""
+
+
+class StaleTopic(Timeout):
+    """A subscribed topic received no push for ``stale_timeout`` seconds (it is being resubscribed)."""
+
+    def __init__(self, message: str, topic: str) -> None:
+        self.topic = topic
+        super().__init__(message)
 
 
 class ProtocolError(BitmartWSError):

@@ -302,7 +302,7 @@ def test_run_forever_from_a_plain_script(tmp_path: Path) -> None:
                 count += 1
                 print(json.dumps({"wsKey": msg["wsKey"]}), flush=True)
                 if count == 5:
-                    asyncio.ensure_future(client.close_all())
+                    client.stop()
 
             client.on("close", lambda e: print("closed", e["wsKey"], flush=True))
             client.subscribe("spot/ticker:BTC_USDT", "spot")
@@ -325,6 +325,12 @@ def test_run_forever_from_a_plain_script(tmp_path: Path) -> None:
         "closed spotPublicV1",
     ]
     assert "Traceback" not in result.stderr and "never retrieved" not in result.stderr
+
+
+def test_stop_outside_run_forever_is_a_clear_error() -> None:
+    client = WebsocketClient()
+    with pytest.raises(InvalidState, match="run_forever"):
+        client.stop()
 
 
 def test_run_forever_with_timeout_returns() -> None:

@@ -23,7 +23,7 @@ from bitmart_ws import (
     LoginTimeout,
     WebsocketClient,
 )
-from bitmart_ws.exceptions import Timeout
+from bitmart_ws.exceptions import StaleTopic
 from bitmart_ws.protocol.registry import LiveState
 
 from .conftest import (
@@ -165,7 +165,9 @@ async def test_stale_topic_is_reported_and_resubscribed_on_the_same_connection(s
         assert topic_sets(sim, "spotPublicV1") == [set(spot)]
     stale = [e for e in rec.of("exception") if e.get("topic")]
     assert {e["topic"] for e in stale} == {"spot/ticker:BTC_USDT", "futures/ticker:BTCUSDT"}
-    assert all(isinstance(e["error"], Timeout) and e["topic"] in e["message"] for e in stale)
+    assert all(
+        isinstance(e["error"], StaleTopic) and e["error"].topic == e["topic"] in e["message"] for e in stale
+    )
     # unsubscribe then subscribe, for the stale topic only
     spot_frames = [json.loads(t) for t in frames_with(sim, "spot/ticker:BTC_USDT")]
     assert [f["op"] for f in spot_frames][:3] == ["subscribe", "unsubscribe", "subscribe"]
