@@ -29,7 +29,7 @@ test: lint typecheck pytest
 
 ## The BitMart simulator in the foreground (Ctrl-C stops it).
 simulate: $(STAMP)
-	$(BIN)/bitmart-ws simulate
+	@$(BIN)/bitmart-ws simulate
 
 ## The main job: stream spot and futures topics (public and private) from the embedded simulator.
 demo: $(STAMP)
