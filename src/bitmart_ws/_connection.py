@@ -377,10 +377,8 @@ class Connection:
             self._spawn(self._resubscribe(stale, self._generation))
 
     async def _resubscribe(self, topics: list[str], generation: int) -> None:
-        for op in (_UNSUB, _SUB):
-            for _batch, frame in subscription_frames(self._market, op, topics):
-                if not await self._send(frame, generation):
-                    return
+        if await self._send_frames(_UNSUB, topics, generation):
+            await self._send_frames(_SUB, topics, generation)
 
     def _cancel_timers(self) -> None:
         for timer in (self._ping_timer, self._paced_ping, self._pong_timer, self._stale_timer):
@@ -409,15 +407,18 @@ class Connection:
             self._waiters[(op, topic)] = fut
         return fut
 
-    async def _send_requests(self, op: Operation, topics: list[str]) -> None:
-        if not topics:
-            return
-        for topic in topics:
-            self._waiter(op, topic)
-        generation = self._generation
+    async def _send_frames(self, op: Operation, topics: list[str], generation: int) -> bool:
+        """Send ``topics`` in batched, paced frames; False once the socket of ``generation`` is gone."""
         for _batch, frame in subscription_frames(self._market, op, topics):
             if not await self._send(frame, generation):
-                return
+                return False
+        return True
+
+    async def _send_requests(self, op: Operation, topics: list[str]) -> list[asyncio.Future[Reply]]:
+        """Register a reply waiter per topic, send the requests, and return the waiters."""
+        waiters = [self._waiter(op, topic) for topic in topics]
+        await self._send_frames(op, topics, self._generation)
+        return waiters
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -454,8 +455,6 @@ class Connection:
 
     async def unsubscribe(self, topics: list[str]) -> list[tuple[str, asyncio.Future[Reply] | Reply]]:
         removed = self.registry.remove(topics)
-        out: list[tuple[str, asyncio.Future[Reply] | Reply]] = []
-        pending_sub: list[str] = []
         for topic in removed:
             waiter = self._waiters.pop((_SUB, topic), None)
             if waiter is not None and not waiter.done():
@@ -469,16 +468,9 @@ class Connection:
                         ),
                     )
                 )
-            if self.registry.live_state(topic) is LiveState.PENDING_SUBSCRIBE:
-                pending_sub.append(topic)
         todo = self.registry.to_unsubscribe(removed) if self.lifecycle.sendable else []
-        for topic in topics:
-            if topic in todo:
-                out.append((topic, self._waiter(_UNSUB, topic)))
-            else:
-                out.append((topic, _OK))
-        await self._send_requests(_UNSUB, todo)
-        return out
+        waiters = dict(zip(todo, await self._send_requests(_UNSUB, todo), strict=True))
+        return [(topic, waiters.get(topic, _OK)) for topic in topics]
 
     # ------------------------------------------------------------------------------------------------
     # The runner.
@@ -582,8 +574,7 @@ class Connection:
             await self._login()
         self._to(ConnState.SUBSCRIBING)
         topics = self.registry.to_subscribe()
-        waiters = [self._waiter(_SUB, t) for t in topics]
-        await self._send_requests(_SUB, topics)
+        waiters = await self._send_requests(_SUB, topics)
         await self._wait(
             waiters,
             self._s.ack_timeout,

@@ -76,7 +76,12 @@ class Emitter:
             self._enqueue(event, handler, None, payload)
 
     def emit_update(self, payload: dict[str, Any]) -> None:
-        """:meth:`emit` for ``update``, the hot path: the sync handlers are called directly."""
+        """:meth:`emit` for ``update``, the hot path: the sync handlers are called directly.
+
+        Deliberately a copy of :meth:`emit` over the cached ``update_sync``/``update_async``: routing
+        pushes through ``emit("update", ...)`` (two dict lookups per message) measured 3-4 points
+        lower on ``make bench`` (futures ticker 0.83-0.89 of the floor instead of 0.88-0.94).
+        """
         for handler in self.update_sync:
             try:
                 result = handler(payload)
