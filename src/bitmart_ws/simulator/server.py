@@ -303,10 +303,6 @@ class Simulator:
     ) -> None:
         await self.close()
 
-    async def serve_forever(self) -> None:
-        """Serve until cancelled."""
-        await asyncio.Event().wait()
-
     @staticmethod
     def _port(server: Server) -> int:
         return int(next(iter(server.sockets)).getsockname()[1])
