@@ -13,6 +13,7 @@ from .exceptions import (
     InvalidState,
     InvalidTopic,
     LoginTimeout,
+    MessageTooBig,
     MissingCredentials,
     PongTimeout,
     ProtocolError,
@@ -21,6 +22,7 @@ from .exceptions import (
     SubscriptionError,
     Timeout,
     TransportError,
+    UnexpectedReply,
 )
 from .protocol.keys import Market, WsKey
 
@@ -37,6 +39,7 @@ __all__ = [
     "InvalidTopic",
     "LoginTimeout",
     "Market",
+    "MessageTooBig",
     "MissingCredentials",
     "PongTimeout",
     "ProtocolError",
@@ -46,6 +49,7 @@ __all__ = [
     "SubscriptionError",
     "Timeout",
     "TransportError",
+    "UnexpectedReply",
     "WebsocketClient",
     "WsKey",
 ]

@@ -9,10 +9,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
-from ._connection import Connection, Reply, Settings
+from ._connection import DEFAULT_MAX_MESSAGE_SIZE, Connection, Settings
 from ._events import Emitter, Handler
 from .exceptions import (
     AckTimeout,
+    BitmartWSError,
     ConfigurationError,
     ConnectTimeout,
     InvalidState,
@@ -21,8 +22,9 @@ from .exceptions import (
 )
 from .protocol.backoff import Backoff
 from .protocol.keys import Market, WsKey
-from .protocol.ratelimit import DEFAULT_RATE_LIMIT
+from .protocol.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
 from .protocol.requests import Operation
+from .protocol.session import Reply
 from .protocol.sharding import ShardPlan, default_max_topics
 from .protocol.signing import Credentials
 from .protocol.topics import Topic, group_by_key
@@ -87,7 +89,9 @@ class WebsocketClient:
         pong_timeout: seconds to wait for the pong; then the connection is closed and reopened.
         reconnect_delay, reconnect_max_delay: jittered exponential backoff between reconnect attempts
             (the delay doubles per failed attempt, up to the maximum; each delay is drawn from
-            ``[d/2, d]``; it resets once a connection is live again: logged in and resubscribed).
+            ``[d/2, d]``). It starts again from ``reconnect_delay`` only once a connection has stayed
+            live (logged in and resubscribed) for ``reconnect_max_delay``, so a server that accepts
+            and soon drops connections is retried ever more slowly, not in a tight loop.
             HTTP 4xx upgrade refusals and refused logins wait the maximum delay.
         recv_window: accepted for compatibility with the reference client, validated (0..60 s) and
             otherwise unused: the reference signs ``now + recv_window`` (a timestamp in the future),
@@ -104,6 +108,12 @@ class WebsocketClient:
         sign_message: custom signer ``(message, secret) -> hex HMAC-SHA256`` (like the reference's
             ``customSignMessageFn``).
         logger: a :class:`logging.Logger` (default ``logging.getLogger("bitmart_ws.client")``).
+        connect_rate: ``(attempts, seconds)``: connection attempts of the whole client (every key and
+            shard) are paced under this budget (default 24 per 60 s, under BitMart's 30 per minute
+            per IP), so a flapping server never causes a reconnect storm.
+        max_message_size: the largest message accepted, in bytes (default 4 MiB): a binary frame
+            is inflated only up to it, and larger messages are dropped and reported as an
+            ``exception`` event (:class:`~bitmart_ws.exceptions.MessageTooBig`); the connection stays.
         stale_timeout: opt-in per-topic watchdog (seconds; default off). An acknowledged topic that
             receives no push for this long is reported as an ``exception`` event (``topic`` names it,
             ``error`` is a :class:`~bitmart_ws.exceptions.Timeout`) and resubscribed on the same
@@ -137,6 +147,8 @@ class WebsocketClient:
         sign_message: Callable[[str, str], str] | None = None,
         logger: logging.Logger | None = None,
         stale_timeout: float | None = None,
+        connect_rate: tuple[int, float] = (24, 60.0),
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         if api_key and api_secret and api_memo:
             self._credentials: Credentials | None = Credentials(api_key, api_secret, api_memo)
@@ -154,6 +166,10 @@ class WebsocketClient:
                 raise ConfigurationError(f"{name} must be > 0, not {value!r}")
         if stale_timeout is not None and not stale_timeout > 0:
             raise ConfigurationError(f"stale_timeout must be > 0 or None, not {stale_timeout!r}")
+        if not isinstance(max_message_size, int) or max_message_size < 1024:
+            raise ConfigurationError(
+                f"max_message_size must be an int >= 1024 bytes, not {max_message_size!r}"
+            )
         if not 0 <= recv_window <= 60:
             raise ConfigurationError(f"recv_window must be within 0..60 s, not {recv_window!r}")
         self.demo_trading = demo_trading
@@ -173,7 +189,9 @@ class WebsocketClient:
             signer=sign_message,
             logger=self.logger,
             stale_timeout=stale_timeout,
+            max_message_size=max_message_size,
         )
+        self._attempts = RateLimiter(*connect_rate)
         self._emitter = Emitter(self.logger)
         self._groups: dict[WsKey, _KeyGroup] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -254,7 +272,7 @@ class WebsocketClient:
                     f"private topic(s) {', '.join(private)} need api_key, api_secret and api_memo"
                 )
         texts = tuple(t.text for ts in grouped.values() for t in ts)
-        request = Request(op, texts, lambda: self._perform(op, grouped))
+        request = Request(op, texts, lambda: self._perform(op, self._place(op, grouped)))
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -265,7 +283,13 @@ class WebsocketClient:
         return request
 
     def _start(self, request: Request) -> None:
-        task = asyncio.get_running_loop().create_task(request._factory())
+        # The factory places the topics on their connections synchronously, here: nothing (a
+        # close_all, say) can run between the call and the placement.
+        try:
+            work = request._factory()
+        except BitmartWSError as exc:
+            work = _raise(exc)
+        task = asyncio.get_running_loop().create_task(work)
         request._task = task
         self._tasks.add(task)
 
@@ -293,30 +317,12 @@ class WebsocketClient:
         for request in queued:
             self._start(request)
 
-    async def _perform(self, op: Operation, grouped: dict[WsKey, list[Topic]]) -> None:
-        pending: list[tuple[str, asyncio.Future[Reply] | Reply]] = []
-        for key, topics in grouped.items():
-            texts = [t.text for t in topics]
-            if op is Operation.SUBSCRIBE:
-                group = self._group(key)
-                for shard, shard_topics in group.plan.place(texts).items():
-                    pending += await group.connection(shard).subscribe(shard_topics)
-            else:
-                group_or_none = self._groups.get(key)
-                if group_or_none is None:
-                    continue
-                for shard, shard_topics in group_or_none.plan.release(texts).items():
-                    pending += await group_or_none.connection(shard).unsubscribe(shard_topics)
+    async def _perform(self, op: Operation, pending: list[tuple[str, asyncio.Future[Reply] | Reply]]) -> None:
         futures = [r for _, r in pending if isinstance(r, asyncio.Future)]
         if futures:
-            done, not_done = await asyncio.wait(futures, timeout=self._settings.ack_timeout)
-            if not_done:
-                missing = tuple(t for t, r in pending if r in not_done)
-                raise AckTimeout(
-                    f"{op.value}: no acknowledgement within {self._settings.ack_timeout:g} s for "
-                    f"{', '.join(missing)}",
-                    missing,
-                )
+            # Every wait is settled by its connection: acknowledged, rejected, timed out after the
+            # frame was sent, failed with the connection error, or ended by close().
+            await asyncio.wait(futures)
         replies = [(t, r.result() if isinstance(r, asyncio.Future) else r) for t, r in pending]
         rejected = {
             t: (r.code, r.message) for t, r in replies if not r.ok and isinstance(r.error, SubscriptionError)
@@ -324,9 +330,36 @@ class WebsocketClient:
         if rejected:
             accepted = tuple(t for t, r in replies if r.ok)
             raise SubscriptionError(rejected, accepted=accepted, operation=op.value)
-        for _, reply in replies:
-            if not reply.ok and reply.error is not None:
-                raise reply.error
+        errors = [(t, r.error) for t, r in replies if not r.ok and r.error is not None]
+        if errors and all(isinstance(e, AckTimeout) for _, e in errors):
+            missing = tuple(t for t, _ in errors)
+            raise AckTimeout(
+                f"{op.value}: no acknowledgement within {self._settings.ack_timeout:g} s of sending for "
+                f"{', '.join(missing)}",
+                missing,
+            )
+        for _, error in errors:
+            if not isinstance(error, AckTimeout):
+                raise error
+
+    def _place(
+        self, op: Operation, grouped: dict[WsKey, list[Topic]]
+    ) -> list[tuple[str, asyncio.Future[Reply] | Reply]]:
+        """Hand each topic to its connection, synchronously: nothing can interleave (``close_all``)."""
+        pending: list[tuple[str, asyncio.Future[Reply] | Reply]] = []
+        for key, topics in grouped.items():
+            texts = [t.text for t in topics]
+            if op is Operation.SUBSCRIBE:
+                group = self._group(key)
+                for shard, shard_topics in group.plan.place(texts).items():
+                    pending += group.connection(shard).subscribe(shard_topics)
+            else:
+                group_or_none = self._groups.get(key)
+                if group_or_none is None:
+                    continue
+                for shard, shard_topics in group_or_none.plan.release(texts).items():
+                    pending += group_or_none.connection(shard).unsubscribe(shard_topics)
+        return pending
 
     def _group(self, key: WsKey) -> _KeyGroup:
         group = self._groups.get(key)
@@ -484,12 +517,17 @@ class _KeyGroup:
                 client._settings,
                 client._emitter,
                 self.plan,
+                client._attempts,
             )
             self.connections[shard] = conn
         return conn
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.connections.values()))
+
+
+async def _raise(error: BaseException) -> None:
+    raise error
 
 
 def _key(value: WsKey | str) -> WsKey:

@@ -17,7 +17,9 @@
     │       ├── PongTimeout
     │       └── StaleTopic                  a subscribed topic sent nothing for ``stale_timeout``
     ├── ProtocolError                       a server frame we cannot understand
-    │   └── DecodeError                     inflate or JSON failure
+    │   ├── DecodeError                     inflate or JSON failure
+    │   ├── MessageTooBig                   a message over ``max_message_size``
+    │   └── UnexpectedReply                 a reply that matches no request (reported, changes nothing)
     └── ServerError                         the venue answered with an error (code, message, raw reply)
         ├── AuthenticationError             login/access refused
         └── SubscriptionError               topics rejected: ``rejected`` maps topic -> (code, message)
@@ -41,6 +43,7 @@ __all__ = [
     "DecodeError",
     "InvalidState",
     "InvalidTopic",
+    "MessageTooBig",
     "LoginTimeout",
     "MissingCredentials",
     "PongTimeout",
@@ -50,6 +53,7 @@ __all__ = [
     "SubscriptionError",
     "Timeout",
     "TransportError",
+    "UnexpectedReply",
 ]
 
 
@@ -142,6 +146,19 @@ class ProtocolError(BitmartWSError):
 
 class DecodeError(ProtocolError):
     """A frame could not be inflated or decoded as JSON."""
+
+
+class MessageTooBig(ProtocolError):
+    """A message (inflated, or reassembled from fragments) larger than ``max_message_size``; dropped."""
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(message)
+
+
+class UnexpectedReply(ProtocolError):
+    """A reply that no pending request explains; it is reported and changes no subscription."""
 
 
 class ServerError(BitmartWSError):

@@ -19,6 +19,7 @@ FAST: dict[str, Any] = {
     "reconnect_max_delay": 0.1,
     "ack_timeout": 2.0,
     "connect_timeout": 2.0,
+    "connect_rate": (10_000, 60.0),  # tests reconnect far more often than BitMart allows per minute
 }
 CREDS: dict[str, Any] = {
     "api_key": DEFAULT_ACCOUNT.api_key,

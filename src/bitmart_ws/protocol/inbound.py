@@ -27,6 +27,8 @@ __all__ = [
     "classify",
     "decode_json",
     "inflate",
+    "is_futures_push",
+    "is_spot_push",
     "parse_frame",
 ]
 
@@ -50,10 +52,16 @@ class LoginReply:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionReply:
-    """Acknowledgement (or rejection) of one topic of a subscribe/unsubscribe request."""
+    """Acknowledgement (or rejection) of one topic of a subscribe/unsubscribe request.
+
+    ``topic`` is ``None`` for a rejection that names no topic: BitMart's spot error frames
+    (``{"event":"subscribe","errorCode":"90004",...}``) and error frames without ``event`` whose code
+    is a subscription error. BitMart answers the topics of a request one by one, in order, so such a
+    reply belongs to the oldest topic of that operation still awaiting an answer (the session decides).
+    """
 
     operation: str
-    topic: str
+    topic: str | None
     ok: bool
     code: str | None
     message: str
@@ -137,6 +145,28 @@ def _code(value: Any) -> str | None:
     return str(value) if value not in (None, "", 0) else None
 
 
+# The one test of "this message is a data push", per dialect: the client's hot path and
+# :func:`classify` both use these, so the two can never disagree.
+def is_spot_push(msg: Any) -> bool:
+    """A spot data push: ``{"table": <str>, "data": ...}``."""
+    return type(msg) is dict and type(msg.get("table")) is str and "data" in msg
+
+
+def is_futures_push(msg: Any) -> bool:
+    """A futures data push: ``{"group": <str other than "System">, "data": ...}`` without an ``action``.
+
+    Acknowledgements carry ``group`` too (with ``action``); ``System`` carries the pong.
+    """
+    if type(msg) is not dict or "data" not in msg or msg.get("action") is not None:
+        return False
+    group = msg.get("group")
+    return type(group) is str and group != "System"
+
+
+SUBSCRIPTION_ERROR_CODES = frozenset({"90004", "90005", "90006", "90007", "90008", "90009", "91006", "92001"})
+"""Spot codes that answer a subscribe/unsubscribe (a frame with one of them but no ``event`` is one)."""
+
+
 def classify(market: Market, msg: Any) -> Inbound:
     """Classify one decoded JSON message of ``market``'s dialect."""
     if not isinstance(msg, dict):
@@ -145,36 +175,39 @@ def classify(market: Market, msg: Any) -> Inbound:
 
 
 def _classify_spot(msg: dict[str, Any]) -> Inbound:
-    table = msg.get("table")
-    if isinstance(table, str) and "data" in msg:
-        return Push(table, msg)
+    if is_spot_push(msg):
+        return Push(msg["table"], msg)
     event = msg.get("event")
     code = _code(msg.get("errorCode"))
     message = _text(msg.get("errorMessage"))
     if event == "login":
         return LoginReply(code is None, code, message, msg)
-    if event in ("subscribe", "unsubscribe") and isinstance(msg.get("topic"), str):
-        return SubscriptionReply(event, msg["topic"], code is None, code, message, msg)
+    topic = msg.get("topic")
+    topic = topic if isinstance(topic, str) else None
+    if event in ("subscribe", "unsubscribe") and (topic is not None or code is not None):
+        return SubscriptionReply(event, topic, code is None, code, message, msg)
+    if event is None and code in SUBSCRIPTION_ERROR_CODES:
+        return SubscriptionReply("subscribe", topic, False, code, message, msg)
     if event == "error" or code is not None:
         return ErrorReply(code, message or "server error", msg)
     return Unknown(msg)
 
 
 def _classify_futures(msg: dict[str, Any]) -> Inbound:
+    if is_futures_push(msg):
+        return Push(msg["group"], msg)
     group = msg.get("group")
     action = msg.get("action")
-    if "data" in msg and isinstance(group, str) and action is None:
-        if group == "System":
-            return PONG if _text(msg["data"]).startswith("pong") else Unknown(msg)
-        return Push(group, msg)
+    if group == "System" and action is None and "data" in msg:
+        return PONG if _text(msg["data"]).startswith("pong") else Unknown(msg)
     success = msg.get("success")
     message = _text(msg.get("error"))
     if action == "access":
         return LoginReply(success is True, None, message, msg)
-    if action in ("subscribe", "unsubscribe"):
+    if action in ("subscribe", "unsubscribe") and isinstance(success, bool):
         topic = group if isinstance(group, str) else _request_topic(msg)
-        if topic is not None:
-            return SubscriptionReply(action, topic, success is True, None, message, msg)
+        if topic is not None or not success:
+            return SubscriptionReply(action, topic, success, None, message, msg)
     if success is False:
         return ErrorReply(None, message or "server error", msg)
     return Unknown(msg)
