@@ -56,6 +56,9 @@ class SimulatorConfig:
         futures_lifeless_timeout: the same on futures (doc 5 s; the real server is lenient: off).
         futures_max_frame_bytes: futures frames larger than this close the socket with 1009.
         futures_ping_interval: the futures server's own protocol pings (``None``: off).
+        spot_error_topic: spot per-topic errors (90004, 92001, 90006, 90008, 90009, 91006) carry the
+            ``topic`` they refuse. BitMart's frames do not (``{"event":"subscribe","errorCode":"90004",
+            "errorMessage":"Invalid channel param"}``), so the default is ``False``.
         legacy_error_wording: futures unknown-topic errors in the older doc wording
             (``group [<topic>] not exist``) instead of ``Invalid channel: not found <topic>``.
         connect_rate_limit: spot and futures, each server: upgrade attempts per IP per
@@ -102,6 +105,7 @@ class SimulatorConfig:
     futures_lifeless_timeout: float = 0.0
     futures_max_frame_bytes: int | None = 2048
     futures_ping_interval: float | None = 55.0
+    spot_error_topic: bool = False
     legacy_error_wording: bool = False
     connect_rate_limit: int | None = None
     connect_rate_window: float = 60.0

@@ -905,7 +905,11 @@ class Simulator:
                 await self._add_topic(session, checked)
 
     async def _send_topic_error(self, session: _Session, event: str, topic: str, code: str, msg: str) -> None:
-        await self._send(session, {"event": event, "topic": topic, "errorCode": code, "errorMessage": msg})
+        """A refused topic: BitMart's frame names no topic; ``spot_error_topic`` adds it."""
+        reply: dict[str, Any] = {"event": event, "errorCode": code, "errorMessage": msg}
+        if self.config.spot_error_topic:
+            reply = {"event": event, "topic": topic, "errorCode": code, "errorMessage": msg}
+        await self._send(session, reply)
 
     async def _spot_unsubscribe(self, session: _Session, topics: list[str]) -> None:
         for text in topics:
