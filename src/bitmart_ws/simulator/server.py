@@ -90,6 +90,24 @@ class SimulatorStats:
     ip_limited: int = 0
 
 
+class _WireLogger(logging.LoggerAdapter[logging.Logger]):
+    """The logger the simulator gives ``websockets``: frame dumps keep their kind and size, never their
+    payload, which would show login signatures (websockets logs every frame at DEBUG)."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            self.logger.log(level, msg, *(_redact(arg) for arg in args), **kwargs)
+
+
+def _redact(arg: object) -> object:
+    if isinstance(arg, Frame) and arg.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+        return f"{arg.opcode.name} [{len(arg.data)} bytes, payload not logged]"
+    return arg
+
+
+WIRE_LOGGER = _WireLogger(logging.getLogger("bitmart_ws.simulator.wire"))
+
+
 def _answer(_frame: Frame) -> bool:
     return True
 
@@ -258,6 +276,7 @@ class Simulator:
             cfg.spot_port,
             process_request=self._process_spot_request,
             create_connection=_SimConnection,
+            logger=WIRE_LOGGER,
             ping_interval=None,
             max_size=2**20,
             compression=None,
@@ -268,6 +287,7 @@ class Simulator:
             cfg.futures_port,
             process_request=self._process_futures_request,
             create_connection=_SimConnection,
+            logger=WIRE_LOGGER,
             ping_interval=cfg.futures_ping_interval,
             ping_timeout=None,
             max_size=cfg.futures_max_frame_bytes,
