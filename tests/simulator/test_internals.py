@@ -15,19 +15,19 @@ from websockets.server import ServerProtocol
 from bitmart_ws.protocol.keys import Market
 from bitmart_ws.simulator import Simulator, SimulatorConfig
 from bitmart_ws.simulator.market import IncrementalStream, SymbolMarket, instrument_for
-from bitmart_ws.simulator.server import _SimConnection, _SimProtocol
+from bitmart_ws.simulator.wire import SimConnection, SimProtocol
 
 from .conftest import Client, client
 
 
 def test_sim_protocol_hook() -> None:
-    """Fails loudly if websockets changes what the simulator builds on (see ``_SimProtocol``)."""
+    """Fails loudly if websockets changes what the simulator builds on (see ``SimProtocol``)."""
     assert "create_connection" in inspect.signature(serve).parameters
-    assert issubclass(_SimConnection, ServerConnection)
+    assert issubclass(SimConnection, ServerConnection)
     assert "recv_frame" in vars(ServerProtocol) or hasattr(ServerProtocol, "recv_frame")
     seen: list[Opcode] = []
     answer = True
-    proto = _SimProtocol(state=State.OPEN)
+    proto = SimProtocol(state=State.OPEN)
     proto.frame_hook = lambda frame: seen.append(frame.opcode)
     proto.answer_ping = lambda _frame: answer
     ping = Frame(Opcode.PING, b"hi").serialize(mask=True)
@@ -46,8 +46,8 @@ async def test_sim_connection_keeps_the_settings_serve_gave() -> None:
     class _FakeServer:
         pass
 
-    conn = _SimConnection(given, _FakeServer(), ping_interval=None)  # type: ignore[arg-type]
-    assert isinstance(conn.protocol, _SimProtocol) and conn.protocol is not given
+    conn = SimConnection(given, _FakeServer(), ping_interval=None)  # type: ignore[arg-type]
+    assert isinstance(conn.protocol, SimProtocol) and conn.protocol is not given
     assert conn.protocol.max_message_size == 1234
     assert conn.protocol.state is State.CONNECTING
 

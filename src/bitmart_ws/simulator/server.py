@@ -29,7 +29,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.server import ServerProtocol
 
 from ..exceptions import InvalidTopic
 from ..protocol.keys import Market, WsKey
@@ -38,6 +37,7 @@ from .accounts import Account, AccountActivity, ActivityBatch, LoginFailure, ver
 from .config import SimulatorConfig
 from .faults import FaultState, Malformed
 from .market import IncrementalStream, SymbolMarket, format_levels, instrument_for, stable_seed
+from .wire import WIRE_LOGGER, SimConnection
 
 __all__ = ["ReceivedFrame", "SessionInfo", "Simulator", "SimulatorStats"]
 
@@ -88,79 +88,6 @@ class SimulatorStats:
     refused_upgrades: int = 0
     accepted_connections: int = 0
     ip_limited: int = 0
-
-
-class _WireLogger(logging.LoggerAdapter[logging.Logger]):
-    """The logger the simulator gives ``websockets``: frame dumps keep their kind and size, never their
-    payload, which would show login signatures (websockets logs every frame at DEBUG)."""
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            self.logger.log(level, msg, *(_redact(arg) for arg in args), **kwargs)
-
-
-def _redact(arg: object) -> object:
-    if isinstance(arg, Frame) and arg.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-        return f"{arg.opcode.name} [{len(arg.data)} bytes, payload not logged]"
-    return arg
-
-
-WIRE_LOGGER = _WireLogger(logging.getLogger("bitmart_ws.simulator.wire"))
-
-
-def _answer(_frame: Frame) -> bool:
-    return True
-
-
-class _SimProtocol(ServerProtocol):
-    """``ServerProtocol`` that reports every frame and can stop answering protocol pings.
-
-    ``recv_frame`` is the one internal hook of websockets this relies on (no public option turns the
-    automatic PONG off); ``test_sim_protocol_hook`` drives it through the sans-I/O API and fails
-    loudly if a websockets release changes it.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.frame_hook: Callable[[Frame], None] | None = None
-        self.answer_ping: Callable[[Frame], bool] = _answer
-
-    def recv_frame(self, frame: Frame) -> None:
-        if self.frame_hook is not None:
-            self.frame_hook(frame)
-        if frame.opcode is Opcode.PING and not self.answer_ping(frame):
-            return  # the only effect of a PING in the base class is the PONG we suppress
-        super().recv_frame(frame)
-
-
-class _SimConnection(ServerConnection):
-    """The connection class the simulator passes to ``serve(create_connection=...)``.
-
-    ``serve`` builds a plain ``ServerProtocol`` and hands it to this constructor, which replaces it,
-    before anything used it, by a :class:`_SimProtocol` with the same public settings (origins,
-    extensions, subprotocols, size limits, logger). It also tells the simulator when the TCP
-    connection is gone (for the per-IP connection count) and carries a pending per-IP refusal.
-    """
-
-    protocol: _SimProtocol
-
-    def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
-        sim_protocol = _SimProtocol(
-            origins=protocol.origins,
-            extensions=protocol.available_extensions,
-            subprotocols=protocol.available_subprotocols,
-            max_size=(protocol.max_message_size, protocol.max_fragment_size),
-            logger=protocol.logger,
-        )
-        super().__init__(sim_protocol, server, **kwargs)
-        self.on_lost: Callable[[], None] | None = None
-        self.ip_refusal: tuple[str, str] | None = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        callback, self.on_lost = self.on_lost, None
-        if callback is not None:
-            callback()
 
 
 @dataclass(eq=False)
@@ -246,7 +173,7 @@ class Simulator:
         self._servers: dict[Market, Server] = {}
         self._clock_task: asyncio.Task[None] | None = None
         self._attempts: dict[tuple[Market, str], deque[float]] = {}
-        self._live: dict[tuple[Market, str, str], set[_SimConnection]] = {}
+        self._live: dict[tuple[Market, str, str], set[SimConnection]] = {}
         self.spot_port = 0
         self.futures_port = 0
         self.urls: dict[str, str] = {}
@@ -275,7 +202,7 @@ class Simulator:
             cfg.host,
             cfg.spot_port,
             process_request=self._process_spot_request,
-            create_connection=_SimConnection,
+            create_connection=SimConnection,
             logger=WIRE_LOGGER,
             ping_interval=None,
             max_size=2**20,
@@ -286,7 +213,7 @@ class Simulator:
             cfg.host,
             cfg.futures_port,
             process_request=self._process_futures_request,
-            create_connection=_SimConnection,
+            create_connection=SimConnection,
             logger=WIRE_LOGGER,
             ping_interval=cfg.futures_ping_interval,
             ping_timeout=None,
@@ -557,7 +484,7 @@ class Simulator:
     async def _process_request(
         self, connection: ServerConnection, request: Request, market: Market
     ) -> Response | None:
-        assert isinstance(connection, _SimConnection)
+        assert isinstance(connection, SimConnection)
         self.stats.connection_attempts += 1
         if self.faults.upgrade_delay_s > 0:
             await asyncio.sleep(self.faults.upgrade_delay_s)
@@ -589,7 +516,7 @@ class Simulator:
         self._notify()
         return response
 
-    def _ip_limit(self, connection: _SimConnection, market: Market, path: str) -> tuple[str, str] | None:
+    def _ip_limit(self, connection: SimConnection, market: Market, path: str) -> tuple[str, str] | None:
         """Record this attempt; the spot ``(code, message)`` of the per-IP limit it breaks, if any.
 
         An admitted connection is counted until its TCP connection is lost.
@@ -621,7 +548,7 @@ class Simulator:
         connection.on_lost = lambda: live.discard(connection)
         return None
 
-    async def _refuse_ip(self, ws: _SimConnection, market: Market, refusal: tuple[str, str]) -> None:
+    async def _refuse_ip(self, ws: SimConnection, market: Market, refusal: tuple[str, str]) -> None:
         """``ip_limit_response="frame"``: the error frame, then close 1008 (no session is created)."""
         code, message = refusal
         body: dict[str, Any] = (
@@ -642,7 +569,7 @@ class Simulator:
         await self._handle(ws, Market.FUTURES)
 
     async def _handle(self, ws: ServerConnection, market: Market) -> None:
-        assert ws.request is not None and isinstance(ws, _SimConnection)
+        assert ws.request is not None and isinstance(ws, SimConnection)
         if ws.ip_refusal is not None:
             await self._refuse_ip(ws, market, ws.ip_refusal)
             return
