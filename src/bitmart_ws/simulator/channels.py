@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from .session import Session
     from .venue import Venue
 
-__all__ = ["CHANNEL_TABLE", "Cadence", "Channel", "First", "Push", "first_frames", "tick_frames"]
+__all__ = [
+    "CHANNEL_TABLE",
+    "Cadence",
+    "Channel",
+    "First",
+    "Push",
+    "first_frames",
+    "new_stream",
+    "start_topic",
+    "tick_frames",
+]
 
 Message = dict[str, Any]
 
@@ -42,7 +52,7 @@ class Cadence(Enum):
 class First(Enum):
     """What a subscribe sends right after its ack (and what a ``request`` returns)."""
 
-    NOTHING = "nothing"
+    NOTHING = "nothing"  # trades, orders, balances: nothing to show before they happen
     CURRENT = "current"  # the current value, rendered as a push
     SNAPSHOT = "snapshot"  # an incremental book's snapshot, starting the version chain
 
@@ -261,18 +271,16 @@ def _position_interval(config: SimulatorConfig) -> float:
     return config.position_interval
 
 
-_TICK_ONLY = First.NOTHING  # trades and order/balance events: nothing to show before they happen
-
 CHANNEL_TABLE: Mapping[str, Channel] = {
     "spot/ticker": Channel(_spot_ticker),
     **{f"spot/kline{i}": Channel(partial(_spot_kline, i)) for i in SPOT_KLINE_INTERVALS},
     **{f"spot/depth{n}": Channel(partial(_spot_depth, n)) for n in (5, 20, 50)},
     "spot/depth/increase100": Channel(_book_update, first=First.SNAPSHOT, book_depth=100),
-    "spot/trade": Channel(_spot_trade, first=_TICK_ONLY),
+    "spot/trade": Channel(_spot_trade, first=First.NOTHING),
     "spot/bookTicker": Channel(_spot_book_ticker),
-    "spot/user/order": Channel(_spot_order, Cadence.ACTIVITY, _TICK_ONLY),
-    "spot/user/orders": Channel(_spot_all_orders, Cadence.ACTIVITY, _TICK_ONLY),
-    "spot/user/balance": Channel(_spot_balance, Cadence.ACTIVITY, _TICK_ONLY),
+    "spot/user/order": Channel(_spot_order, Cadence.ACTIVITY, First.NOTHING),
+    "spot/user/orders": Channel(_spot_all_orders, Cadence.ACTIVITY, First.NOTHING),
+    "spot/user/balance": Channel(_spot_balance, Cadence.ACTIVITY, First.NOTHING),
     "futures/ticker": Channel(_futures_ticker),
     **{f"futures/depth{n}": Channel(partial(_futures_depth, n)) for n in (5, 20, 50)},
     **{f"futures/depthAll{n}": Channel(partial(_futures_depth_all, n)) for n in (5, 20, 50)},
@@ -281,7 +289,7 @@ CHANNEL_TABLE: Mapping[str, Channel] = {
         for n in (5, 20, 50)
     },
     "futures/bookticker": Channel(_futures_book_ticker),
-    "futures/trade": Channel(_futures_trade, first=_TICK_ONLY),
+    "futures/trade": Channel(_futures_trade, first=First.NOTHING),
     **{f"futures/klineBin{i}": Channel(partial(_futures_kline, i, False)) for i in FUTURES_KLINE_INTERVALS},
     **{
         f"futures/markPriceKlineBin{i}": Channel(partial(_futures_kline, i, True))
@@ -290,7 +298,7 @@ CHANNEL_TABLE: Mapping[str, Channel] = {
     "futures/fundingRate": Channel(_funding, Cadence.TIMER, every=_funding_interval),
     "futures/asset": Channel(_asset, Cadence.ACTIVITY),
     "futures/position": Channel(_position, Cadence.ACTIVITY, every=_position_interval),
-    "futures/order": Channel(_futures_order, Cadence.ACTIVITY, _TICK_ONLY),
+    "futures/order": Channel(_futures_order, Cadence.ACTIVITY, First.NOTHING),
 }
 """Every channel the simulator serves, by name (the protocol core's ``CHANNELS`` keys)."""
 
