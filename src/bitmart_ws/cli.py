@@ -74,7 +74,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default=DEFAULT_ACCOUNT.api_key, help="accepted API key")
     parser.add_argument("--api-secret", default=DEFAULT_ACCOUNT.api_secret, help="its secret")
     parser.add_argument("--api-memo", default=DEFAULT_ACCOUNT.api_memo, help="its memo")
-    parser.add_argument("--cadence", type=float, default=0.5, help="seconds between market ticks")
+    parser.add_argument(
+        "--cadence",
+        type=float,
+        default=None,
+        help="seconds between market ticks of both dialects (default: BitMart's, 0.1 spot and 1.0 futures)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
     parser.add_argument(
         "--compress",

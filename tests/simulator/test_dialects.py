@@ -92,21 +92,45 @@ async def test_spot_topic_errors_and_duplicates(sim: Simulator) -> None:
         ]
         await c.send({"op": "subscribe", "args": topics})
         replies = [await c.recv_until(lambda m: "event" in m) for _ in topics]
-        assert [r.get("errorCode") for r in replies] == ["90004", "92001", "92001", None]
-        assert [r["topic"] for r in replies] == topics
-        assert replies[0]["errorMessage"] == "Invalid channel param"
+        assert replies == [  # BitMart's error frames name no topic
+            {"event": "subscribe", "errorCode": "90004", "errorMessage": "Invalid channel param"},
+            {"event": "subscribe", "errorCode": "92001", "errorMessage": "Invalid symbol param"},
+            {"event": "subscribe", "errorCode": "92001", "errorMessage": "Invalid symbol param"},
+            {"event": "subscribe", "topic": "spot/ticker:BTC_USDT"},
+        ]
         await c.send({"op": "subscribe", "args": ["spot/ticker:BTC_USDT"]})
         dup = await c.recv_until(lambda m: "event" in m)
-        assert dup == {
-            "event": "subscribe",
-            "topic": "spot/ticker:BTC_USDT",
-            "errorCode": "90008",
-            "errorMessage": "Duplicate subscription",
-        }
+        assert dup == {"event": "subscribe", "errorCode": "90008", "errorMessage": "Duplicate subscription"}
         await c.send({"op": "unsubscribe", "args": ["spot/ticker:BTC_USDT"]})
         ack = await c.recv_until(lambda m: "event" in m)
         assert ack == {"event": "unsubscribe", "topic": "spot/ticker:BTC_USDT"}
         await sim.wait_for(lambda: sim.sessions[0].topics == ())
+
+
+async def test_spot_error_topic_setting_names_the_refused_topic() -> None:
+    config = dataclasses.replace(FAST, spot_error_topic=True)
+    async with Simulator(config) as sim, client(sim, "spotPublicV1") as c:
+        topics = [
+            "spot/nope:BTC_USDT",
+            "spot/ticker:DOGE_USDT",
+            "spot/ticker:BTC_USDT",
+            "spot/ticker:BTC_USDT",
+        ]
+        await c.send({"op": "subscribe", "args": topics})
+        replies = [await c.recv_until(lambda m: "event" in m) for _ in topics]
+        assert [(r["topic"], r.get("errorCode")) for r in replies] == [
+            ("spot/nope:BTC_USDT", "90004"),
+            ("spot/ticker:DOGE_USDT", "92001"),
+            ("spot/ticker:BTC_USDT", None),
+            ("spot/ticker:BTC_USDT", "90008"),
+        ]
+        await c.send({"op": "unsubscribe", "args": ["spot/nope:BTC_USDT"]})
+        assert await c.recv_until(lambda m: "event" in m) == {
+            "event": "unsubscribe",
+            "topic": "spot/nope:BTC_USDT",
+            "errorCode": "90004",
+            "errorMessage": "Invalid channel param",
+        }
 
 
 async def test_spot_request_snapshot(sim: Simulator) -> None:

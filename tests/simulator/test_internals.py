@@ -1,4 +1,5 @@
-"""The websockets hook the simulator relies on, determinism by seed, and realistic market values."""
+"""The websockets hook the simulator relies on, determinism by seed, realistic market values, the channel
+table and the per-dialect clocks."""
 
 from __future__ import annotations
 
@@ -7,27 +8,30 @@ import inspect
 import re
 from typing import Any
 
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from bitmart_ws.protocol.keys import Market
+from bitmart_ws.protocol.topics import CHANNELS
 from bitmart_ws.simulator import Simulator, SimulatorConfig
+from bitmart_ws.simulator.channels import CHANNEL_TABLE, Cadence, Channel, First
 from bitmart_ws.simulator.market import IncrementalStream, SymbolMarket, instrument_for
-from bitmart_ws.simulator.server import _SimConnection, _SimProtocol
+from bitmart_ws.simulator.wire import SimConnection, SimProtocol
 
 from .conftest import Client, client
 
 
 def test_sim_protocol_hook() -> None:
-    """Fails loudly if websockets changes what the simulator builds on (see ``_SimProtocol``)."""
+    """Fails loudly if websockets changes what the simulator builds on (see ``SimProtocol``)."""
     assert "create_connection" in inspect.signature(serve).parameters
-    assert issubclass(_SimConnection, ServerConnection)
+    assert issubclass(SimConnection, ServerConnection)
     assert "recv_frame" in vars(ServerProtocol) or hasattr(ServerProtocol, "recv_frame")
     seen: list[Opcode] = []
     answer = True
-    proto = _SimProtocol(state=State.OPEN)
+    proto = SimProtocol(state=State.OPEN)
     proto.frame_hook = lambda frame: seen.append(frame.opcode)
     proto.answer_ping = lambda _frame: answer
     ping = Frame(Opcode.PING, b"hi").serialize(mask=True)
@@ -46,8 +50,8 @@ async def test_sim_connection_keeps_the_settings_serve_gave() -> None:
     class _FakeServer:
         pass
 
-    conn = _SimConnection(given, _FakeServer(), ping_interval=None)  # type: ignore[arg-type]
-    assert isinstance(conn.protocol, _SimProtocol) and conn.protocol is not given
+    conn = SimConnection(given, _FakeServer(), ping_interval=None)  # type: ignore[arg-type]
+    assert isinstance(conn.protocol, SimProtocol) and conn.protocol is not given
     assert conn.protocol.max_message_size == 1234
     assert conn.protocol.state is State.CONNECTING
 
@@ -168,3 +172,41 @@ def test_config_defaults_follow_the_matrix() -> None:
     assert (cfg.position_interval, cfg.funding_interval, cfg.ticker_group_suffix) == (10.0, 60.0, "@100ms")
     assert cfg.futures_max_connections_per_ip == 500 and cfg.connect_rate_limit is None
     assert dataclasses.replace(cfg, compress="never").compress == "never"
+
+
+def test_channel_table_covers_the_registry() -> None:
+    assert set(CHANNEL_TABLE) == set(CHANNELS)
+    books = {name for name, ch in CHANNEL_TABLE.items() if ch.first is First.SNAPSHOT}
+    assert books == {n for n, spec in CHANNELS.items() if spec.requestable and "epth" in n}
+    assert all(
+        not spec.is_private for n, spec in CHANNELS.items() if CHANNEL_TABLE[n].cadence is Cadence.TICK
+    )
+    with pytest.raises(ValueError, match="SNAPSHOT"):
+        Channel(CHANNEL_TABLE["spot/ticker"].render, first=First.SNAPSHOT)
+
+
+def test_cadence_per_dialect() -> None:
+    assert [SimulatorConfig().cadence_of(m) for m in Market] == [0.1, 1.0]  # BitMart's
+    assert [SimulatorConfig(cadence=0.05).cadence_of(m) for m in Market] == [0.05, 0.05]
+    both = SimulatorConfig(cadence=0.05, futures_cadence=0.5)
+    assert (both.cadence_of(Market.SPOT), both.cadence_of(Market.FUTURES)) == (0.05, 0.5)
+    assert SimulatorConfig(spot_cadence=0).cadence_of(Market.SPOT) == 0
+
+
+async def test_each_dialect_ticks_on_its_own_clock() -> None:
+    config = SimulatorConfig(spot_cadence=0.02, futures_cadence=0)  # futures: only step() ticks
+    async with (
+        Simulator(config) as sim,
+        client(sim, "spotPublicV1") as s,
+        client(sim, "futuresPublicV2") as f,
+    ):
+        await s.send({"op": "subscribe", "args": ["spot/ticker:BTC_USDT"]})
+        await f.send({"action": "subscribe", "args": ["futures/bookticker:BTCUSDT"]})
+        await f.recv_until(lambda m: m.get("group") == "futures/bookticker:BTCUSDT" and "data" in m)
+        for _ in range(5):  # the spot clock runs...
+            await s.recv_until(lambda m: m.get("table") == "spot/ticker")
+        pushes = await _drain(f, {"action": "ping"}, lambda m: m.get("group") == "System")
+        assert pushes == []  # ...while the futures clock stands still
+        await sim.step()
+        pushes = await _drain(f, {"action": "ping"}, lambda m: m.get("group") == "System")
+        assert [m["group"] for m in pushes] == ["futures/bookticker:BTCUSDT"]

@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from bitmart_ws.protocol.signing import sign
-from bitmart_ws.simulator import DEFAULT_ACCOUNT, Account, Simulator
+from bitmart_ws.simulator import DEFAULT_ACCOUNT, Account, AccountStatus, Simulator
 
 from .conftest import FAST, client, group_of, table_of
 
@@ -17,8 +17,11 @@ from .conftest import FAST, client, group_of, table_of
 async def test_spot_login_and_private_channels(sim: Simulator) -> None:
     async with client(sim, "spotPrivateV1") as c:
         await c.send({"op": "subscribe", "args": ["spot/user/order:BTC_USDT"]})
-        refused = await c.recv()
-        assert refused["errorCode"] == "91006" and refused["topic"] == "spot/user/order:BTC_USDT"
+        assert await c.recv() == {
+            "event": "subscribe",
+            "errorCode": "91006",
+            "errorMessage": "User not logged in",
+        }
         assert await c.login_spot() == {"event": "login"}
         await sim.wait_for(lambda: sim.sessions[0].authenticated)
         assert sim.sessions[0].api_key == "sim-key"
@@ -60,6 +63,40 @@ async def test_spot_login_failures_close(sim: Simulator, args: list[str], code: 
         assert reply["event"] == "login" and reply["errorCode"] == code and reply["errorMessage"]
         with pytest.raises(ConnectionClosed):
             await c.recv()
+
+
+FROZEN = Account("frozen-key", "frozen-secret", "frozen-memo", AccountStatus.FROZEN)
+EXPIRED = Account("expired-key", "expired-secret", "expired-memo", AccountStatus.EXPIRED)
+
+
+@pytest.mark.parametrize(
+    ("account", "code", "message"),
+    [(FROZEN, "91003", "API KEY has frozen"), (EXPIRED, "91004", "API KEY over expire time")],
+)
+async def test_spot_login_of_a_frozen_or_expired_key(account: Account, code: str, message: str) -> None:
+    config = dataclasses.replace(FAST, accounts=(DEFAULT_ACCOUNT, account))
+    async with Simulator(config) as sim:
+        async with client(sim, "spotPrivateV1") as c:
+            assert await c.login_spot(account) == {
+                "event": "login",
+                "errorCode": code,
+                "errorMessage": message,
+            }
+            with pytest.raises(ConnectionClosed):
+                await c.recv()
+            assert c.ws.close_code == 1000
+        async with client(sim, "spotPrivateV1") as c:  # the signature is checked first
+            await c.send({"op": "login", "args": [account.api_key, stamp(), "0" * 64]})
+            assert (await c.recv())["errorCode"] == "91011"
+        async with client(sim, "futuresPrivateV2") as c:  # futures: the generic access failure
+            reply = await c.access_futures(account)
+            assert reply["success"] is False
+            assert reply["error"] == (
+                f"access failed: openapi auth: apiKey {account.api_key[:10]}**** failed: openapi auth failed"
+            )
+        async with client(sim, "spotPrivateV1") as c:  # the other account is unaffected
+            assert await c.login_spot() == {"event": "login"}
+        assert not any(s.authenticated and s.api_key == account.api_key for s in sim.sessions)
 
 
 async def test_numeric_spot_timestamp_accepted_and_clock_offset(sim: Simulator) -> None:

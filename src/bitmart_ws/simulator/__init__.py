@@ -7,7 +7,7 @@ or ``bitmart-ws simulate``. The default account is :data:`DEFAULT_ACCOUNT` (key 
 
 from __future__ import annotations
 
-from .accounts import DEFAULT_ACCOUNT, Account
+from .accounts import DEFAULT_ACCOUNT, Account, AccountStatus
 from .config import Compress, SimulatorConfig
 from .faults import Malformed
 from .server import ReceivedFrame, SessionInfo, Simulator, SimulatorStats
@@ -15,6 +15,7 @@ from .server import ReceivedFrame, SessionInfo, Simulator, SimulatorStats
 __all__ = [
     "DEFAULT_ACCOUNT",
     "Account",
+    "AccountStatus",
     "Compress",
     "Malformed",
     "ReceivedFrame",

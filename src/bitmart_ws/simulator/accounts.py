@@ -10,6 +10,7 @@ import hmac
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..protocol.keys import Market
@@ -20,19 +21,36 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "Account",
     "AccountActivity",
+    "AccountStatus",
     "ActivityBatch",
     "LoginFailure",
     "verify_login",
 ]
 
 
+class AccountStatus(Enum):
+    """The state of an API key: only an ``ACTIVE`` key can log in."""
+
+    ACTIVE = "active"
+    FROZEN = "frozen"  # spot 91003 "API KEY has frozen"
+    EXPIRED = "expired"  # spot 91004 "API KEY over expire time"
+
+
+_STATUS_FAILURES: Mapping[AccountStatus, tuple[str, str]] = {
+    AccountStatus.FROZEN: ("91003", "API KEY has frozen"),
+    AccountStatus.EXPIRED: ("91004", "API KEY over expire time"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
-    """An API key the simulator accepts, with its secret and memo (never shown in the repr)."""
+    """An API key the simulator knows, with its secret and memo (never shown in the repr) and its status
+    (a ``FROZEN`` or ``EXPIRED`` key is refused with 91003 / 91004 once its signature checks out)."""
 
     api_key: str
     api_secret: str = field(repr=False)
     api_memo: str = field(repr=False)
+    status: AccountStatus = AccountStatus.ACTIVE
 
 
 DEFAULT_ACCOUNT = Account(api_key="sim-key", api_secret="sim-secret", api_memo="sim-memo")
@@ -91,6 +109,9 @@ def verify_login(
     expected = sign(account.api_secret, account.api_memo, stamp_text)
     if not hmac.compare_digest(expected, signature):
         return LoginFailure("91011", "Param sign is wrong")
+    refused = _STATUS_FAILURES.get(account.status)
+    if refused is not None:
+        return LoginFailure(*refused)
     return account
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
+from ..protocol.keys import Market
 from .accounts import DEFAULT_ACCOUNT, Account
 from .market import futures_symbol
 
-__all__ = ["Compress", "IpLimitResponse", "SimulatorConfig"]
+__all__ = ["DEFAULT_CADENCE", "Compress", "IpLimitResponse", "SimulatorConfig"]
+
+DEFAULT_CADENCE: Mapping[Market, float] = MappingProxyType({Market.SPOT: 0.1, Market.FUTURES: 1.0})
+"""BitMart's push cadence per dialect (§3.4: spot increase100 every 100 ms; §5.4: futures 1 frame/s)."""
 
 Compress = Literal["always", "never", "mixed"]
 IpLimitResponse = Literal["frame", "http"]
@@ -28,8 +34,13 @@ class SimulatorConfig:
         futures_symbols: explicit futures symbols instead of the derived ones.
         accounts: the credentials table.
         seed: seed of every random choice (market data, activity, ``mixed`` compression).
-        cadence: seconds between market ticks (one push per subscribed topic per tick); ``0`` stops the
-            clock: the market then moves only when a test calls :meth:`Simulator.step`.
+        cadence: seconds between market ticks of both dialects (each ``TICK`` channel pushes once per
+            tick of its dialect); ``0`` stops the clocks: the markets then move only when a test calls
+            :meth:`Simulator.step`. ``None``: each dialect's own cadence below.
+        spot_cadence: the spot clock, overriding ``cadence`` (BitMart: the incremental book pushes
+            every 100 ms, so 0.1 when neither is set).
+        futures_cadence: the futures clock, overriding ``cadence`` (BitMart: one frame per second
+            observed on every depth, book-ticker and ticker channel, so 1.0 when neither is set).
         account_interval: seconds between account activity steps (orders, balances, positions).
         funding_interval: seconds between ``futures/fundingRate`` pushes.
         position_interval: seconds between ``futures/position`` re-pushes without a change (BitMart: 10).
@@ -56,6 +67,9 @@ class SimulatorConfig:
         futures_lifeless_timeout: the same on futures (doc 5 s; the real server is lenient: off).
         futures_max_frame_bytes: futures frames larger than this close the socket with 1009.
         futures_ping_interval: the futures server's own protocol pings (``None``: off).
+        spot_error_topic: spot per-topic errors (90004, 92001, 90006, 90008, 90009, 91006) carry the
+            ``topic`` they refuse. BitMart's frames do not (``{"event":"subscribe","errorCode":"90004",
+            "errorMessage":"Invalid channel param"}``), so the default is ``False``.
         legacy_error_wording: futures unknown-topic errors in the older doc wording
             (``group [<topic>] not exist``) instead of ``Invalid channel: not found <topic>``.
         connect_rate_limit: spot and futures, each server: upgrade attempts per IP per
@@ -76,7 +90,9 @@ class SimulatorConfig:
     futures_symbols: tuple[str, ...] | None = None
     accounts: tuple[Account, ...] = (DEFAULT_ACCOUNT,)
     seed: int = 7
-    cadence: float = 0.5
+    cadence: float | None = None
+    spot_cadence: float | None = None
+    futures_cadence: float | None = None
     account_interval: float = 10.0
     funding_interval: float = 60.0
     position_interval: float = 10.0
@@ -102,6 +118,7 @@ class SimulatorConfig:
     futures_lifeless_timeout: float = 0.0
     futures_max_frame_bytes: int | None = 2048
     futures_ping_interval: float | None = 55.0
+    spot_error_topic: bool = False
     legacy_error_wording: bool = False
     connect_rate_limit: int | None = None
     connect_rate_window: float = 60.0
@@ -109,6 +126,15 @@ class SimulatorConfig:
     max_private_connections_per_ip: int | None = None
     futures_max_connections_per_ip: int | None = 500
     ip_limit_response: IpLimitResponse = "frame"
+
+    def cadence_of(self, market: Market) -> float:
+        """Seconds between the market ticks of ``market``'s dialect (0: ticks only on ``step()``)."""
+        own = self.spot_cadence if market is Market.SPOT else self.futures_cadence
+        if own is not None:
+            return own
+        if self.cadence is not None:
+            return self.cadence
+        return DEFAULT_CADENCE[market]
 
     @property
     def all_futures_symbols(self) -> tuple[str, ...]:
