@@ -170,6 +170,7 @@ class SessionMachine(RuleBasedStateMachine):
         assert h is not None
         kind, topic = self.pending.popleft()
         market = self.market
+        rejected = False
         if kind == "ping":
             if market is Market.SPOT:
                 h.session.pong(h.now)
@@ -188,13 +189,15 @@ class SessionMachine(RuleBasedStateMachine):
                 h.reply(login_ok(market))
         elif answer == "reject":
             h.reply(sub_error(market, topic, "90004", kind))
+            rejected = True
         elif answer == "reject-topicless" and market is Market.SPOT:
             h.reply(sub_error(market, None, "92001", kind))
+            rejected = True
         elif answer == "duplicate" and market is Market.SPOT and kind == "subscribe":
             h.reply(sub_error(market, topic, "90008", kind))
         else:
             h.reply(sub_ok(market, topic, kind))
-        if kind == "subscribe" and answer.startswith("reject"):
+        if kind == "subscribe" and rejected:
             self.on_socket.discard(topic)  # the server did not subscribe it: it may be sent again
         self._after()
 

@@ -597,15 +597,14 @@ class Session:
             )
 
     def _match(self, op: Operation, topic: str | None) -> str | None:
-        """The in-flight topic a reply answers, or None when no request explains it."""
+        """The sent, unanswered topic a reply answers, or None when no request explains it."""
+        inflight = self._inflight
         if topic is None:  # a rejection naming no topic: the oldest of that operation still waiting
-            return next((t for o, t in self._inflight if o is op), None)
-        if (op, topic) in self._inflight:
-            return topic
-        if "@" in topic:  # futures may answer with a speed suffix the client never asked for
-            base = topic.rpartition("@")[0]
-            if (op, base) in self._inflight:
-                return base
+            return next((t for (o, t), sent in inflight.items() if o is op and sent is not None), None)
+        for candidate in (topic, topic.rpartition("@")[0] if "@" in topic else None):
+            # futures may answer with a speed suffix the client never asked for
+            if candidate and inflight.get((op, candidate)) is not None:
+                return candidate
         return None
 
     def _on_topic_reply(self, now: float, reply: SubscriptionReply) -> None:
