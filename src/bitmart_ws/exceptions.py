@@ -9,6 +9,7 @@
     ├── InvalidState (RuntimeError)         misuse: the client or connection is closed
     ├── TransportError                      the network failed us
     │   ├── ConnectError                    TCP or handshake failure (carries the HTTP status, if any)
+    │   │   └── ProxyError                  the proxy refused or failed the tunnel (names host:port only)
     │   ├── ConnectionClosed                carries the close code and reason
     │   └── Timeout (TimeoutError)          base of the phase timeouts below
     │       ├── ConnectTimeout
@@ -17,7 +18,8 @@
     │       ├── PongTimeout
     │       └── StaleTopic                  a subscribed topic sent nothing for ``stale_timeout``
     ├── ProtocolError                       a server frame we cannot understand
-    │   └── DecodeError                     inflate or JSON failure
+    │   ├── DecodeError                     inflate or JSON failure
+    │   └── MessageTooBig                   a message over ``max_message_size`` (dropped whole)
     └── ServerError                         the venue answered with an error (code, message, raw reply)
         ├── AuthenticationError             login/access refused
         └── SubscriptionError               topics rejected: ``rejected`` maps topic -> (code, message)
@@ -42,9 +44,11 @@ __all__ = [
     "InvalidState",
     "InvalidTopic",
     "LoginTimeout",
+    "MessageTooBig",
     "MissingCredentials",
     "PongTimeout",
     "ProtocolError",
+    "ProxyError",
     "ServerError",
     "StaleTopic",
     "SubscriptionError",
@@ -92,6 +96,18 @@ class ConnectError(TransportError):
         self.url = url
         self.status = status
         super().__init__(message)
+
+
+class ProxyError(ConnectError):
+    """The proxy refused or broke the tunnel (HTTP CONNECT status, SOCKS5 reply, authentication).
+
+    ``proxy`` is the proxy's ``host:port`` (never its credentials); ``status`` is an HTTP proxy's
+    status (407: authentication), ``None`` for SOCKS5.
+    """
+
+    def __init__(self, message: str, *, proxy: str, status: int | None = None) -> None:
+        self.proxy = proxy
+        super().__init__(message, status=status)
 
 
 class ConnectionClosed(TransportError):
@@ -142,6 +158,15 @@ class ProtocolError(BitmartWSError):
 
 class DecodeError(ProtocolError):
     """A frame could not be inflated or decoded as JSON."""
+
+
+class MessageTooBig(ProtocolError):
+    """A message larger than ``max_message_size`` was dropped whole; the connection stays open."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"message of {size} bytes dropped: over the {limit}-byte limit")
 
 
 class ServerError(BitmartWSError):
