@@ -43,6 +43,7 @@ _BINARY = WSMsgType.BINARY
 _TEXT = WSMsgType.TEXT
 _CLOSE = WSMsgType.CLOSE
 _CONTINUATION = WSMsgType.CONTINUATION
+_PONG = WSMsgType.PONG
 _NO_STATUS: Final = 1005  # RFC 6455 §7.1.5: a close frame without a code
 _ABNORMAL: Final = 1006  # no close frame at all
 
@@ -208,8 +209,9 @@ class _Listener(WSListener):
                 transport.send_close(code if code.value else WSCloseCode.OK)
             transport.disconnect()
             return
-        if self._sink is None or (mt is not _CONTINUATION and mt is not _TEXT and mt is not _BINARY):
-            return  # detached, or a PONG (picows answers PINGs itself)
+        if self._sink is None or transport.is_close_frame_sent or mt is _PONG:
+            # detached; closing (picows may still parse frames after failing on one); PINGs: picows answers
+            return
         size = frame.payload_size
         if mt is _CONTINUATION:
             if self._frag_type is None:
