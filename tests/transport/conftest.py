@@ -15,7 +15,7 @@ import pytest
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
 from websockets.asyncio.server import ServerConnection, serve
 
-Script = Callable[[ServerConnection], Awaitable[None]]
+Script = Callable[[ServerConnection], Awaitable[Any]]
 
 
 @dataclass
