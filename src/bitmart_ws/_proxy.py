@@ -194,11 +194,12 @@ def socks5_connect_request(host: str, port: int) -> bytes:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        name = host.encode("idna")
+        try:
+            name = host.encode("idna")
+        except UnicodeError:  # an empty or over-long label
+            name = b""
         if not 1 <= len(name) <= 255:
-            raise ConfigurationError(
-                f"host name of {len(name)} bytes cannot be sent to a SOCKS5 proxy"
-            ) from None
+            raise ConfigurationError(f"host name {host[:64]!r} cannot be sent to a SOCKS5 proxy") from None
         address = bytes((_ATYP_DOMAIN, len(name))) + name
     else:
         address = bytes((_ATYP_IPV4 if ip.version == 4 else _ATYP_IPV6,)) + ip.packed

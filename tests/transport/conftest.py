@@ -122,7 +122,7 @@ async def raw_peer(
 
 
 @dataclass(frozen=True)
-class TestCA:
+class ThrowawayCA:
     """A throw-away CA and a server certificate for localhost / 127.0.0.1, made with the openssl CLI."""
 
     ca_file: Path
@@ -139,7 +139,7 @@ class TestCA:
 
 
 @pytest.fixture(scope="session")
-def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
     d = tmp_path_factory.mktemp("ca")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
@@ -156,4 +156,4 @@ def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     )
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")  # fmt: skip
-    return TestCA(d / "ca.pem", d / "server.pem", d / "server.key")
+    return ThrowawayCA(d / "ca.pem", d / "server.pem", d / "server.key")
