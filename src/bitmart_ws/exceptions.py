@@ -18,8 +18,7 @@
     │       ├── PongTimeout
     │       └── StaleTopic                  a subscribed topic sent nothing for ``stale_timeout``
     ├── ProtocolError                       a server frame we cannot understand
-    │   ├── DecodeError                     inflate or JSON failure
-    │   └── MessageTooBig                   a message over ``max_message_size`` (dropped whole)
+    │   └── DecodeError                     inflate or JSON failure
     └── ServerError                         the venue answered with an error (code, message, raw reply)
         ├── AuthenticationError             login/access refused
         └── SubscriptionError               topics rejected: ``rejected`` maps topic -> (code, message)
@@ -44,7 +43,6 @@ __all__ = [
     "InvalidState",
     "InvalidTopic",
     "LoginTimeout",
-    "MessageTooBig",
     "MissingCredentials",
     "PongTimeout",
     "ProtocolError",
@@ -158,15 +156,6 @@ class ProtocolError(BitmartWSError):
 
 class DecodeError(ProtocolError):
     """A frame could not be inflated or decoded as JSON."""
-
-
-class MessageTooBig(ProtocolError):
-    """A message larger than ``max_message_size`` was dropped whole; the connection stays open."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        self.size = size
-        self.limit = limit
-        super().__init__(f"message of {size} bytes dropped: over the {limit}-byte limit")
 
 
 class ServerError(BitmartWSError):
