@@ -9,6 +9,7 @@
     ├── InvalidState (RuntimeError)         misuse: the client or connection is closed
     ├── TransportError                      the network failed us
     │   ├── ConnectError                    TCP or handshake failure (carries the HTTP status, if any)
+    │   │   └── ProxyError                  the proxy refused or failed the tunnel (names host:port only)
     │   ├── ConnectionClosed                carries the close code and reason
     │   └── Timeout (TimeoutError)          base of the phase timeouts below
     │       ├── ConnectTimeout
@@ -48,6 +49,7 @@ __all__ = [
     "MissingCredentials",
     "PongTimeout",
     "ProtocolError",
+    "ProxyError",
     "ServerError",
     "StaleTopic",
     "SubscriptionError",
@@ -96,6 +98,18 @@ class ConnectError(TransportError):
         self.url = url
         self.status = status
         super().__init__(message)
+
+
+class ProxyError(ConnectError):
+    """The proxy refused or broke the tunnel (HTTP CONNECT status, SOCKS5 reply, authentication).
+
+    ``proxy`` is the proxy's ``host:port`` (never its credentials); ``status`` is an HTTP proxy's
+    status (407: authentication), ``None`` for SOCKS5.
+    """
+
+    def __init__(self, message: str, *, proxy: str, status: int | None = None) -> None:
+        self.proxy = proxy
+        super().__init__(message, status=status)
 
 
 class ConnectionClosed(TransportError):

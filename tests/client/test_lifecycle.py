@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import websockets
+from picows import WSMsgType
+from picows.picows import _make_test_ws_frame
 
 from bitmart_ws import ConnectTimeout, InvalidState, WebsocketClient
 
@@ -381,7 +383,7 @@ async def test_events_from_an_old_socket_do_not_reach_the_new_one(sim, rec: Reco
         assert conn._transport is not old_transport
         # late callbacks of the old socket (a frame, its disconnect) are ignored: detached listener
         old_listener.on_ws_disconnected(old_transport._ws)
-        old_listener.on_ws_frame(old_transport._ws, None)  # type: ignore[arg-type]
+        old_listener.on_ws_frame(old_transport._ws, _make_test_ws_frame(WSMsgType.TEXT, b"pong", True, False))
         await asyncio.sleep(0.05)
         assert len(rec.of("reconnect")) == 1 and conn.state.value == "live"
         assert len(sessions_of(sim, "spotPublicV1")) == 1
