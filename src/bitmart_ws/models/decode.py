@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from ..exceptions import DecodeError
-from ..protocol.topics import CHANNELS
+from ..protocol.topics import CHANNELS, ArgKind
 from .common import Numbers, dec_hook
 from .futures import (
     FuturesAsset,
@@ -180,12 +180,16 @@ class _Head(msgspec.Struct, gc=False):
     group: str | None = None
 
 
+_NOT_SYMBOL = frozenset(name for name, spec in CHANNELS.items() if spec.arg in (ArgKind.FIXED, ArgKind.NONE))
+
+
 def _futures_channel(group: str) -> tuple[str, str | None]:
-    """``futures/depth20:BTCUSDT@200ms`` -> (``futures/depth20``, ``BTCUSDT``)."""
+    """``futures/depth20:BTCUSDT@200ms`` -> (``futures/depth20``, ``BTCUSDT``); ``futures/asset:USDT``
+    -> (``futures/asset``, ``None``): a fixed argument is no symbol."""
     channel, _, argument = group.partition(":")
-    if argument:
-        return channel, argument.partition("@")[0]
-    return channel.partition("@")[0], None
+    if not argument:
+        return channel.partition("@")[0], None
+    return channel, None if channel in _NOT_SYMBOL else argument.partition("@")[0]
 
 
 def _spot_symbol(data: Any) -> str | None:
@@ -293,14 +297,15 @@ class Decoder:
         except msgspec.DecodeError as exc:  # invalid JSON, or not an object
             raise DecodeError(f"undecodable push: {exc}") from None
         if head.table is not None:
-            return self._typed(payload, head.table, head.table, ws_key, received_ms)
+            return self._typed(payload, head.table, False, ws_key, received_ms)
         if head.group is not None:
-            return self._typed(payload, head.group, _futures_channel(head.group)[0], ws_key, received_ms)
+            return self._typed(payload, head.group, True, ws_key, received_ms)
         raise DecodeError("not an update payload: neither 'table' nor 'group'")
 
     def _typed(
-        self, payload: bytes | str, where: str, channel: str, ws_key: str | None, received_ms: int | None
+        self, payload: bytes | str, where: str, futures: bool, ws_key: str | None, received_ms: int | None
     ) -> Update[Any] | RawUpdate:
+        channel, symbol = _futures_channel(where) if futures else (where, None)
         row = _BY_CHANNEL.get(channel)
         decoder = None if row is None or row.prepare is not None else self._bytes_decoder(row, channel)
         try:
@@ -315,15 +320,15 @@ class Decoder:
         data = envelope.data
         if row.shape is Shape.LIST:
             items = data
-            symbol = _futures_channel(where)[1] if channel != where else _item_symbol(items)
         elif row.shape is Shape.OBJECT:
             items = (data,)
-            symbol = _futures_channel(where)[1] or getattr(data, "symbol", None)
+            symbol = symbol or getattr(data, "symbol", None)
         else:
             items = data.items
-            symbol = data.symbol
-        topic = where if channel != where else self._spot_topic(where, symbol)
-        return Update(topic, channel, symbol, items, ws_key, received_ms)
+        if futures:
+            return Update(where, channel, symbol, items, ws_key, received_ms)
+        symbol = _item_symbol(items)
+        return Update(self._spot_topic(where, symbol), channel, symbol, items, ws_key, received_ms)
 
     def _bytes_decoder(self, row: ChannelModel, channel: str) -> msgspec.json.Decoder[Any]:
         cached = self._bytes_decoders.get(channel)
