@@ -256,13 +256,15 @@ class BookSync:
         self.version, self._ms_t = item.version, item.ms_t
 
     def _invalidate(self, reason: Reason, detail: str, *, clear: bool = False) -> list[Output]:
+        """Leave the valid state (the event carries the version it happened at); ``clear`` empties."""
+        version = self.version
         if clear:
             self.book.clear()
             self.version = self._ms_t = None
         if self.state is not BookState.VALID:
             return []
         self.state, self.reason = BookState.SYNCING, reason
-        return [Invalidated(reason, detail, self.version)]
+        return [Invalidated(reason, detail, version)]
 
     def _request(self, now: float) -> list[Output]:
         self._wait(now, buffering=True)
