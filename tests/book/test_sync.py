@@ -56,6 +56,13 @@ def test_spot_heartbeat_repeats_the_version_and_keeps_the_book_alive() -> None:
     assert sync.valid and sync.version == 10 and sync.deadline == 21.0
 
 
+def test_spot_heartbeat_after_a_lost_update_is_a_gap() -> None:
+    sync = synced(SPOT_TOPIC)
+    out = sync.push(push(SPOT_TOPIC, "update", 11), 1.0)  # update 11 never arrived; its heartbeat did
+    detail = "a spot heartbeat carries version 11: that update was lost"
+    assert out == [Invalidated(Reason.GAP, detail, 10), SendRequest(SPOT_TOPIC)]
+
+
 def test_futures_empty_push_advances_the_version() -> None:
     sync = synced(FUTURES_TOPIC)
     before = levels(sync)
@@ -131,7 +138,7 @@ def test_newer_snapshot_replaces_a_valid_book_silently(topic: str) -> None:
 @BOTH
 def test_stall_invalidates_then_resubscribes_if_no_snapshot_comes(topic: str) -> None:
     sync = synced(topic, stall_timeout=10.0, snapshot_timeout=2.0)
-    sync.push(push(topic, "update", 11), 3.0)
+    sync.push(push(topic, "update", 11, [("103", "1")]), 3.0)
     assert sync.deadline == 13.0 and sync.tick(12.9) == []
     out = sync.tick(13.0)
     assert out == [Invalidated(Reason.STALLED, "no push for 10.0 s", 11), SendRequest(topic)]
@@ -146,7 +153,7 @@ def test_stall_invalidates_then_resubscribes_if_no_snapshot_comes(topic: str) ->
 @BOTH
 def test_disconnect_invalidates_and_reconnect_resyncs(topic: str) -> None:
     sync = synced(topic)
-    sync.push(push(topic, "update", 11), 1.0)
+    sync.push(push(topic, "update", 11, [("103", "1")]), 1.0)
     assert sync.disconnected(2.0) == [Invalidated(Reason.DISCONNECTED, "the connection was lost", 11)]
     assert sync.state is BookState.DISCONNECTED and sync.deadline is None and sync.tick(1e9) == []
     assert sync.push(push(topic, "update", 12), 3.0) == []  # nothing from a dead connection counts
@@ -159,13 +166,13 @@ def test_disconnect_invalidates_and_reconnect_resyncs(topic: str) -> None:
 
 def test_buffer_is_bounded() -> None:
     sync = synced(SPOT_TOPIC, max_buffer=3)
-    sync.push(push(SPOT_TOPIC, "update", 12), 1.0)  # gap
+    sync.push(push(SPOT_TOPIC, "update", 12, ASKS), 1.0)  # gap
     for v in range(13, 20):
-        sync.push(push(SPOT_TOPIC, "update", v), 1.0)
+        sync.push(push(SPOT_TOPIC, "update", v, ASKS), 1.0)
     # only 17, 18, 19 are kept: a snapshot at 11 cannot reach them, one at 16 can
     assert sync.push(push(SPOT_TOPIC, "snapshot", 11, ASKS, BIDS), 2.0) == [SendRequest(SPOT_TOPIC)]
     for v in range(17, 20):
-        sync.push(push(SPOT_TOPIC, "update", v), 2.1)
+        sync.push(push(SPOT_TOPIC, "update", v, ASKS), 2.1)
     assert sync.push(push(SPOT_TOPIC, "snapshot", 16, ASKS, BIDS), 2.2) == [Restored(19)]
 
 

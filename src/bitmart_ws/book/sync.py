@@ -6,7 +6,8 @@ Rules (protocol reference §3.4, §5.4, §7.7), for ``spot/depth/increase100`` a
 * a ``snapshot`` push replaces the book; ``update`` pushes apply in strict ``version`` order:
   ``version <= local`` is dropped (a duplicate, a stale push, or a spot heartbeat, which repeats the
   version with both sides empty), ``local + 1`` is applied (a futures push advances the version even
-  when empty, so it is applied too), anything higher is a **gap**;
+  when empty, so it is applied too), anything higher is a **gap**; so is a spot heartbeat at
+  ``local + 1``: a heartbeat repeats the version of the last change, so that change was lost;
 * a gap, a crossed book after an update, a snapshot older than the book, or no push at all for
   ``stall_timeout`` makes the book invalid (an :class:`Invalidated` event with its :class:`Reason`) and
   resynchronises: a :class:`SendRequest` action (the ``request`` operation; BitMart sends no ack, only
@@ -225,7 +226,7 @@ class BookSync:
             version = self.version
             if update.version <= version:
                 continue
-            if update.version != version + 1:  # the snapshot does not reach the buffered updates
+            if not self._follows(update, version):  # the snapshot does not reach the buffered updates
                 return self._request(now)
             self._apply(update)
         if self.book.crossed:
@@ -240,8 +241,11 @@ class BookSync:
         assert local is not None  # a valid book has a version
         if item.version <= local:
             return []  # duplicate, stale, or a spot heartbeat
-        if item.version != local + 1:
-            detail = f"expected version {local + 1}, got {item.version}"
+        if not self._follows(item, local):
+            if item.version == local + 1:
+                detail = f"a spot heartbeat carries version {item.version}: that update was lost"
+            else:
+                detail = f"expected version {local + 1}, got {item.version}"
             out = self._invalidate(Reason.GAP, detail) + self._request(now)
             self._buffer.append(item)
             return out
@@ -250,6 +254,16 @@ class BookSync:
             detail = f"best bid reaches best ask at version {item.version}"
             return self._invalidate(Reason.CROSSED, detail, clear=True) + self._request(now)
         return []
+
+    def _follows(self, item: DepthPush, local: int) -> bool:
+        """Whether ``item`` is the update right after version ``local``.
+
+        On spot only a change advances the version: an empty update (a heartbeat) repeats the
+        version of the last change, so an empty one at ``local + 1`` means that change was lost.
+        """
+        if item.version != local + 1:
+            return False
+        return self._futures or bool(item.asks or item.bids)
 
     def _apply(self, item: DepthPush) -> None:
         self.book.apply(self._levels(item.asks), self._levels(item.bids))
