@@ -13,6 +13,7 @@ Two paths give the same values:
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -212,13 +213,14 @@ class Decoder:
             balance and rate of every model this decoder returns has that type.
     """
 
-    __slots__ = ("_bytes_decoders", "_head", "_item_types", "_list_types", "numbers")
+    __slots__ = ("_bytes_decoders", "_head", "_item_types", "numbers")
 
     def __init__(self, numbers: Numbers | str = Numbers.DECIMAL) -> None:
         self.numbers = Numbers(numbers)
         n = self.numbers.type
-        self._item_types: dict[str, Any] = {name: row.model[n] for name, row in _BY_CHANNEL.items()}
-        self._list_types: dict[str, Any] = {name: _tuple_of(t) for name, t in self._item_types.items()}
+        self._item_types: dict[str, Any] = {
+            name: _concrete(row.model, n) for name, row in _BY_CHANNEL.items()
+        }
         self._head = msgspec.json.Decoder(_Head)
         self._bytes_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
 
@@ -276,10 +278,9 @@ class Decoder:
             prepare = row.prepare
             data = [prepare(item) if type(item) is dict else item for item in data]
         channel = where.partition(":")[0].partition("@")[0]
+        model, convert = self._item_types[channel], msgspec.convert
         try:
-            items: tuple[Any, ...] = msgspec.convert(
-                data, self._list_types[channel], strict=False, dec_hook=dec_hook
-            )
+            items = tuple([convert(item, model, strict=False, dec_hook=dec_hook) for item in data])
         except (msgspec.ValidationError, ValueError, TypeError) as exc:
             raise DecodeError(f"malformed {where} push: {exc}") from None
         return items
@@ -355,6 +356,24 @@ class _Envelope(msgspec.Struct, Generic[T], gc=False):
 class _KlineBody(msgspec.Struct, Generic[T], gc=False):
     symbol: str
     items: tuple[T, ...]
+
+
+_BOUND: dict[tuple[type[Any], type[Any]], type[Any]] = {}
+
+
+def _concrete(model: type[Any], number: type[Any]) -> type[Any]:
+    """``model`` with its number type bound, as a real subclass named like ``model``.
+
+    msgspec resolves a generic alias such as ``SpotTicker[float]`` on every ``convert`` call (about
+    twice the cost of the conversion itself); a subclass is resolved once. Kept in ``_BOUND``: every
+    decoder of a policy shares the classes, so their values compare equal.
+    """
+    bound = _BOUND.get((model, number))
+    if bound is None:
+        bound = types.new_class(model.__name__, (model[number],), {"frozen": True, "gc": False})
+        bound.__module__, bound.__qualname__ = model.__module__, model.__qualname__
+        _BOUND[model, number] = bound
+    return bound
 
 
 def _tuple_of(item: Any) -> Any:
