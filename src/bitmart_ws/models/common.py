@@ -49,7 +49,7 @@ N = TypeVar("N", Decimal, float)
 class Numbers(StrEnum):
     """The number policy of a decoder (measured costs in ``docs/models.md``)."""
 
-    DECIMAL = "decimal"  # exact: Decimal("0.1") stays 0.1; about 1.5x the decode time of FLOAT
+    DECIMAL = "decimal"  # exact: Decimal("0.1") stays 0.1; about 2x the decode time of FLOAT
     FLOAT = "float"  # fast, binary floating point: fine for display, not for exact sums
 
     @property
