@@ -12,8 +12,7 @@ nowhere else: every model is generic in its number type ``N``.
 
 from __future__ import annotations
 
-import calendar
-import time
+import re
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
@@ -69,15 +68,33 @@ class MsFromRfc3339(int):
     """A timestamp that arrives as an RFC 3339 string (``2025-03-10T18:17:14.656686827Z``); it holds ms."""
 
 
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?[Zz]")
+
+
 def rfc3339_ms(text: str) -> int:
-    """Milliseconds since the epoch of a UTC RFC 3339 time with any number of fraction digits."""
-    if not text.endswith(("Z", "z")):
+    """Milliseconds since the epoch of a UTC RFC 3339 time with any number of fraction digits.
+
+    Pure arithmetic (no ``time``/``datetime``, which would bring a clock into the sans-I/O core).
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
         raise ValueError(f"not a UTC RFC 3339 time: {text!r}")
-    whole, _, fraction = text[:-1].partition(".")
-    if not fraction.isdigit() and fraction:
-        raise ValueError(f"bad fraction in {text!r}")
-    parsed = time.strptime(whole, "%Y-%m-%dT%H:%M:%S")
-    return calendar.timegm(parsed) * 1000 + int((fraction + "000")[:3])
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second <= 60):
+        raise ValueError(f"not a UTC RFC 3339 time: {text!r}")
+    fraction = match.group(7) or ""
+    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    return seconds * 1000 + int((fraction + "000")[:3])
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def dec_hook(kind: type, value: Any) -> Any:
