@@ -225,7 +225,7 @@ class Decoder:
         self._bytes_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
 
     def model(self, channel: str) -> Any:
-        """The concrete model of one item of ``channel`` (e.g. ``SpotTicker[Decimal]``), or ``None``."""
+        """The model class of one item of ``channel`` with this decoder's number type bound, or ``None``."""
         return self._item_types.get(channel)
 
     def decode(
