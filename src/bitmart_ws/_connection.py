@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from . import _transport
+from ._proxy import ProxyURL
 from .exceptions import BitmartWSError, ConnectError, DecodeError, InvalidState, MessageTooBig
 from .protocol.backoff import Backoff
 from .protocol.connection import ConnState
@@ -37,10 +39,8 @@ if TYPE_CHECKING:
     from .protocol.sharding import ShardPlan
     from .protocol.signing import Credentials
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Connection", "Settings"]
+__all__ = ["Connection", "Settings"]
 
-DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
-"""4 MiB: far above BitMart's largest message (a 100-level book is ~10 KiB), far below harm."""
 _DEFLATE_MAX_RATIO = 1032
 """Raw DEFLATE expands at most ~1032:1, so a frame below ``limit / 1032`` bytes cannot exceed ``limit``."""
 
@@ -65,7 +65,9 @@ class Settings:
     signer: Callable[[str, str], str] | None
     logger: logging.Logger
     stale_timeout: float | None = None
-    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_message_size: int = _transport.MAX_MESSAGE_SIZE
+    proxy: ProxyURL | None = None
+    ssl_context: ssl.SSLContext | None = None
 
 
 class Connection:
@@ -317,7 +319,14 @@ class Connection:
 
     async def _connect(self, url: str) -> None:
         try:
-            transport = await _transport.connect(url, self, within=self._s.connect_timeout)
+            transport = await _transport.connect(
+                url,
+                self,
+                within=self._s.connect_timeout,
+                max_message_size=self._max_message,
+                proxy=self._s.proxy,
+                ssl_context=self._s.ssl_context,
+            )
         except BitmartWSError as exc:
             self._input(self.session.connect_failed, exc)
             return
@@ -395,9 +404,14 @@ class Connection:
         if opening is not None and opening is not asyncio.current_task():
             opening.cancel()
             await asyncio.wait([opening])
+        # The close handshake is ours to await: take the socket before the session's Close effect.
+        transport, self._transport = self._transport, None
         session.close(loop.time())
         self._apply()
-        session.closed(1000, "closed by client", emit=emit)
+        code, reason = 1000, "closed by client"
+        if transport is not None:
+            code, reason = await transport.aclose(1000, "closed by client")
+        session.closed(code, reason, emit=emit)
         self._apply()
         for fut in self._waiters.values():  # settled above; nothing may wait on a closed connection
             if not fut.done():

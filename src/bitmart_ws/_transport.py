@@ -28,7 +28,7 @@ from picows import WSError as _WSError
 from ._proxy import ProxyURL, open_tunnel, parse_proxy_url
 from .exceptions import ConfigurationError, ConnectError, ConnectTimeout, ProxyError
 
-__all__ = ["CLOSE_TIMEOUT", "MAX_MESSAGE_SIZE", "FrameSink", "OversizeSink", "Transport", "connect"]
+__all__ = ["CLOSE_TIMEOUT", "MAX_MESSAGE_SIZE", "FrameSink", "Transport", "check_ssl_context", "connect"]
 
 logger = logging.getLogger("bitmart_ws.transport")
 
@@ -56,9 +56,9 @@ def _sendable_close_code(code: int) -> bool:
 class FrameSink(Protocol):
     """What the transport calls, synchronously, in arrival order.
 
-    ``on_binary`` must not keep its memoryview beyond the call. Optional ``on_oversized(size, limit)``
-    (see :class:`OversizeSink`): a message of ``size`` bytes (all its fragments) was over ``limit``
-    and dropped; the connection stays open (a sink without it: the transport logs a warning).
+    ``on_binary`` must not keep its memoryview beyond the call. ``on_oversized(size, limit)``: a
+    message of ``size`` bytes (all its fragments) was over ``limit`` and dropped; the connection
+    stays open.
     ``on_closed(code, reason)``: the connection ended by itself (server close, failure, drop;
     ``reason`` is always a ``str``; 1006: no close frame); not called after :meth:`Transport.close`,
     :meth:`Transport.aclose` or :meth:`Transport.abort`.
@@ -70,15 +70,7 @@ class FrameSink(Protocol):
 
     def on_closed(self, code: int, reason: str) -> None: ...
 
-
-class OversizeSink(FrameSink, Protocol):
-    """A sink that also hears of dropped oversized messages."""
-
     def on_oversized(self, size: int, limit: int) -> None: ...
-
-
-def _log_oversized(size: int, limit: int) -> None:
-    logger.warning("message of %d bytes dropped: over max_message_size %d", size, limit)
 
 
 def _received_close(ws: WSTransport) -> tuple[int, str]:
@@ -172,7 +164,7 @@ class _Listener(WSListener):
         self._sink: FrameSink | None = sink
         self._on_text = sink.on_text
         self._on_binary = sink.on_binary
-        self._on_oversized = getattr(sink, "on_oversized", _log_oversized)
+        self._on_oversized = sink.on_oversized
         self._limit = max_message_size
         self._fast_limit = max_message_size
         self._frag_type: WSMsgType | None = None  # TEXT or BINARY while a fragmented message is open
@@ -297,7 +289,8 @@ async def _open_tcp(
     raise error or OSError(f"cannot resolve {host}")
 
 
-def _check_ssl_context(ssl_context: ssl.SSLContext | None) -> None:
+def check_ssl_context(ssl_context: ssl.SSLContext | None) -> None:
+    """Refuse a context that would not verify certificates (raises ConfigurationError)."""
     if ssl_context is not None and (
         ssl_context.verify_mode != ssl.CERT_REQUIRED or not ssl_context.check_hostname
     ):
@@ -325,7 +318,7 @@ async def connect(
         within: the whole opening must finish within this many seconds.
         max_message_size: bound of one message, fragments reassembled (default 4 MiB). A bigger
             message is dropped whole (its remaining fragments skipped) and reported with
-            ``sink.on_oversized(size, limit)`` (a logged warning when the sink has no such method);
+            ``sink.on_oversized(size, limit)``;
             the connection stays open.
         max_frame_size: hard cap of one frame (default ``4 * max_message_size``, at least
             ``max_message_size``). picows buffers a frame whole before handing it on, so a frame over
@@ -352,7 +345,7 @@ async def connect(
     if frame_cap < max_message_size:
         raise ConfigurationError(f"max_frame_size {frame_cap} is below max_message_size {max_message_size}")
     tunnel = parse_proxy_url(proxy) if isinstance(proxy, str) else proxy
-    _check_ssl_context(ssl_context)
+    check_ssl_context(ssl_context)
     loop = asyncio.get_running_loop()
     sockets: list[socket.socket] = []
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
-from ._connection import DEFAULT_MAX_MESSAGE_SIZE, Connection, Settings
+from . import _transport
+from ._connection import Connection, Settings
 from ._events import Emitter, Handler
+from ._proxy import parse_proxy_url
 from .exceptions import (
     AckTimeout,
     BitmartWSError,
@@ -108,6 +111,13 @@ class WebsocketClient:
         sign_message: custom signer ``(message, secret) -> hex HMAC-SHA256`` (like the reference's
             ``customSignMessageFn``).
         logger: a :class:`logging.Logger` (default ``logging.getLogger("bitmart_ws.client")``).
+        proxy: ``"http://[user:pass@]host:port"`` (HTTP CONNECT) or ``"socks5://[user:pass@]host:port"``
+            for every connection; the proxy resolves BitMart's host names and TLS stays end to end.
+            Credentials never appear in logs, reprs, events or errors. A refusing proxy is a
+            :class:`~bitmart_ws.exceptions.ProxyError` (a ``ConnectError``).
+        ssl_context: for ``wss://``, e.g. ``ssl.create_default_context(cafile=...)`` to trust a
+            private CA. Certificate verification cannot be turned off (a context that does not
+            verify is a :class:`ConfigurationError`).
         connect_rate: ``(attempts, seconds)``: connection attempts of the whole client (every key and
             shard) are paced under this budget (default 24 per 60 s, under BitMart's 30 per minute
             per IP), so a flapping server never causes a reconnect storm.
@@ -148,7 +158,9 @@ class WebsocketClient:
         logger: logging.Logger | None = None,
         stale_timeout: float | None = None,
         connect_rate: tuple[int, float] = (24, 60.0),
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int = _transport.MAX_MESSAGE_SIZE,
+        proxy: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if api_key and api_secret and api_memo:
             self._credentials: Credentials | None = Credentials(api_key, api_secret, api_memo)
@@ -190,7 +202,10 @@ class WebsocketClient:
             logger=self.logger,
             stale_timeout=stale_timeout,
             max_message_size=max_message_size,
+            proxy=parse_proxy_url(proxy) if proxy is not None else None,
+            ssl_context=ssl_context,
         )
+        _transport.check_ssl_context(ssl_context)
         self._attempts = RateLimiter(*connect_rate)
         self._emitter = Emitter(self.logger)
         self._groups: dict[WsKey, _KeyGroup] = {}

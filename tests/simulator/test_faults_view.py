@@ -156,6 +156,9 @@ async def test_send_malformed(sim: Simulator, kind: Malformed) -> None:
                 json.loads(raw)
         elif kind is Malformed.EMPTY_DATA:
             assert json.loads(raw)["data"] == ""
+        elif kind is Malformed.DEEP:
+            assert isinstance(raw, bytes) and len(raw) < 100
+            assert zlib.decompress(raw, -15) == b"[" * 1000 + b"]" * 1000
         else:
             assert isinstance(raw, bytes)
             with pytest.raises(zlib.error):

@@ -19,6 +19,7 @@ class Malformed(Enum):
     TRUNCATED = "truncated"  # a binary raw-deflate frame cut in half
     ZLIB = "zlib"  # a binary frame zlib-wrapped (with header) instead of raw deflate
     EMPTY_DATA = "empty_data"  # a push whose ``data`` is "" (ccxt saw this on spot)
+    DEEP = "deep"  # valid JSON nested 1,000 levels deep (64 bytes deflated): beyond any decoder's recursion
 
 
 @dataclass

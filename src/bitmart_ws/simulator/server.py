@@ -56,6 +56,9 @@ MALFORMED: Mapping[Malformed, Callable[[Market], str | bytes]] = {
         if market is Market.SPOT
         else '{"group":"futures/ticker","data":""}'
     ),
+    Malformed.DEEP: lambda market: (
+        deflate(b"[" * 1000 + b"]" * 1000) if market is Market.SPOT else "[" * 1000 + "]" * 1000
+    ),
 }
 """The broken frame of every :class:`Malformed` kind, for a session of the given dialect."""
 
