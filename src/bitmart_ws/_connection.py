@@ -268,6 +268,7 @@ class Connection:
                     self._transport.send_text(effect.frame)
             elif kind is Emit:
                 assert isinstance(effect, Emit)
+                self._log_event(effect)
                 self._emitter.emit(effect.event, effect.payload)
             elif kind is Settle:
                 assert isinstance(effect, Settle)
@@ -291,6 +292,22 @@ class Connection:
             self._state = session.state
             self._changed.set()
         self._arm()
+
+    def _log_event(self, effect: Emit) -> None:
+        payload = effect.payload
+        if effect.event == "exception":
+            self._log.warning("%s", payload["message"])
+        elif effect.event == "reconnect":
+            self._log.info(
+                "%s: reconnecting in %.2f s (attempt %d) after %s (code %d)",
+                self.session.label,
+                payload["delay"],
+                payload["attempt"],
+                type(payload["error"]).__name__,
+                payload["code"],
+            )
+        elif effect.event in ("open", "reconnected", "authenticated"):
+            self._log.info("%s: %s", self.session.label, effect.event)
 
     def _arm(self) -> None:
         deadline = self.session.next_deadline()

@@ -11,7 +11,7 @@
     │   ├── ConnectError                    TCP or handshake failure (carries the HTTP status, if any)
     │   │   └── ProxyError                  the proxy refused or failed the tunnel (names host:port only)
     │   ├── ConnectionClosed                carries the close code and reason
-    │   └── Timeout (TimeoutError)          base of the phase timeouts below
+    │   └── Timeout                         base of the phase timeouts below (not a builtin TimeoutError)
     │       ├── ConnectTimeout
     │       ├── LoginTimeout
     │       ├── AckTimeout                  no reply to a subscribe/unsubscribe in time
@@ -122,8 +122,13 @@ class ConnectionClosed(TransportError):
         super().__init__(f"connection closed with code {code}{detail}")
 
 
-class Timeout(TransportError, TimeoutError):
-    """Base of every timeout raised by ``bitmart_ws``."""
+class Timeout(TransportError):
+    """Base of every timeout raised by ``bitmart_ws``.
+
+    Deliberately not a subclass of the builtin :class:`TimeoutError` (``asyncio.TimeoutError``): a
+    caller's ``except TimeoutError`` around its own ``asyncio.timeout``/``wait_for`` must not swallow
+    ours, nor ``except Timeout`` theirs. Catch :class:`Timeout` (or a phase below) for ours.
+    """
 
 
 class ConnectTimeout(Timeout):

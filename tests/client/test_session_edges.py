@@ -222,3 +222,18 @@ async def test_ack_timeout_while_live_names_the_topic(sim: Simulator) -> None:
         assert "of sending" in str(info.value)
         sim.delay_acks(0)
         await wait_recovered(sim, client, ["spotPublicV1"])
+
+
+async def test_log_lines_name_the_connection_once(sim: Simulator, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="bitmart_ws.client")
+    client = make_client(sim, ack_timeout=0.3, pong_timeout=5.0)
+    async with client:
+        await client.subscribe(SPOT, "spot")
+        sim.delay_acks(1.0)
+        await sim.drop_connections()
+        await sim.wait_for(lambda: any("not acknowledged" in r.getMessage() for r in caplog.records))
+        sim.delay_acks(0)
+        await wait_recovered(sim, client, ["spotPublicV1"])
+    lines = [r.getMessage() for r in caplog.records if "spotPublicV1#0" in r.getMessage()]
+    assert any("resubscription not acknowledged" in line for line in lines)
+    assert all(line.count("spotPublicV1#0") == 1 for line in lines), lines
