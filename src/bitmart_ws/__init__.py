@@ -1,10 +1,12 @@
 """Real-time BitMart WebSocket client, simulator and CLI."""
 
+from .books import LocalBook
 from .client import Request, WebsocketClient
 from .exceptions import (
     AckTimeout,
     AuthenticationError,
     BitmartWSError,
+    BookInvalidated,
     ConfigurationError,
     ConnectError,
     ConnectionClosed,
@@ -20,17 +22,20 @@ from .exceptions import (
     ProxyError,
     ServerError,
     StaleTopic,
+    StreamOverflow,
     SubscriptionError,
     Timeout,
     TransportError,
     UnexpectedReply,
 )
 from .protocol.keys import Market, WsKey
+from .streams import Overflow, Stream, StreamStats
 
 __all__ = [
     "AckTimeout",
     "AuthenticationError",
     "BitmartWSError",
+    "BookInvalidated",
     "ConfigurationError",
     "ConnectError",
     "ConnectTimeout",
@@ -38,16 +43,21 @@ __all__ = [
     "DecodeError",
     "InvalidState",
     "InvalidTopic",
+    "LocalBook",
     "LoginTimeout",
     "Market",
     "MessageTooBig",
     "MissingCredentials",
+    "Overflow",
     "PongTimeout",
     "ProtocolError",
     "ProxyError",
     "Request",
     "ServerError",
     "StaleTopic",
+    "Stream",
+    "StreamOverflow",
+    "StreamStats",
     "SubscriptionError",
     "Timeout",
     "TransportError",

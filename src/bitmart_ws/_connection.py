@@ -128,6 +128,7 @@ class Connection:
         self._waiters: dict[tuple[Operation, str], asyncio.Future[Reply]] = {}
         self._changed = asyncio.Event()
         self._state = self.session.state
+        self._paused = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.session.label} {self.state.value} topics={len(self.registry)}>"
@@ -359,6 +360,8 @@ class Connection:
             transport.close(1000, "closed by client")
             return
         self._transport = transport
+        if self._paused:
+            transport.pause_reading()
         self._input(self.session.connected, time.time())
 
     # ------------------------------------------------------------------------------------------------
@@ -395,6 +398,25 @@ class Connection:
             out.append((topic, fut))
         self._apply()
         return out
+
+    def renew(self, topics: list[str]) -> list[str]:
+        """Unsubscribe and subscribe ``topics`` again on this socket (those acknowledged here)."""
+        renewed: list[str] = []
+        self._input(lambda now: renewed.extend(self.session.renew(now, topics)))
+        return renewed
+
+    def set_paused(self, paused: bool) -> None:
+        """Back-pressure: stop (or resume) reading the socket; the session suspends its pong deadline."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        transport = self._transport
+        if transport is not None:
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+        self._input(self.session.set_paused, paused)
 
     def start(self) -> None:
         self._input(self.session.start)

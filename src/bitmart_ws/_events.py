@@ -1,40 +1,84 @@
-"""Event handlers: registration, synchronous dispatch, and one dispatcher task for async handlers."""
+"""Event handlers: registration, synchronous dispatch, and one bounded dispatcher for async handlers."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from .exceptions import ConfigurationError
 
-__all__ = ["EVENTS", "Emitter", "Handler"]
+__all__ = ["EVENTS", "HANDLER_OVERFLOWS", "Emitter", "Handler"]
 
 EVENTS = ("open", "update", "reconnect", "reconnected", "authenticated", "response", "exception", "close")
+HANDLER_OVERFLOWS = ("block", "drop_oldest")
 Handler = Callable[[dict[str, Any]], Any]
+_Item = tuple[str, Handler, Any, dict[str, Any]]
 
 
 class Emitter:
     """Handlers per event. Sync handlers run inline, in emit order; async ones run, in the same order,
     on one dispatcher task owned by the emitter (created when first needed, stopped by :meth:`stop`).
 
-    A handler that raises is reported as an ``exception`` event and logged; an ``exception`` handler
-    that raises is only logged.
+    The async handlers' queue holds at most ``maxsize`` calls. When it is full, ``overflow`` decides:
+    ``"block"`` asks the client to stop reading its sockets (``on_pressure(True)``) until the queue
+    is half empty; ``"drop_oldest"`` drops the oldest queued call (counted in :attr:`dropped`).
+
+    Internal taps (the client's stream and book router) run before the user's sync handlers and are
+    not affected by :meth:`off`. A handler that raises is reported as an ``exception`` event and
+    logged; an ``exception`` handler that raises is only logged.
     """
 
-    __slots__ = ("_async", "_handlers", "_logger", "_queue", "_sync", "_task", "update_async", "update_sync")
+    __slots__ = (
+        "_async",
+        "_blocking",
+        "_handlers",
+        "_items",
+        "_logger",
+        "_sync",
+        "_taps",
+        "_task",
+        "_waiter",
+        "dropped",
+        "maxsize",
+        "on_pressure",
+        "overflow",
+        "update_async",
+        "update_sync",
+    )
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        maxsize: int = 10_000,
+        overflow: str = "block",
+        on_pressure: Callable[[bool], None] | None = None,
+    ) -> None:
+        if not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigurationError(f"handler_queue size must be a positive int, not {maxsize!r}")
+        if overflow not in HANDLER_OVERFLOWS:
+            raise ConfigurationError(
+                f"handler_queue overflow must be one of {HANDLER_OVERFLOWS}, not {overflow!r}"
+            )
         self._logger = logger
+        self.maxsize = maxsize
+        self.overflow = overflow
+        self.on_pressure = on_pressure
+        self.dropped = 0
         self._handlers: dict[str, list[Handler]] = {e: [] for e in EVENTS}
+        self._taps: dict[str, tuple[Handler, ...]] = {e: () for e in EVENTS}
         self._sync: dict[str, tuple[Handler, ...]] = {e: () for e in EVENTS}
         self._async: dict[str, tuple[Handler, ...]] = {e: () for e in EVENTS}
         self.update_sync: tuple[Handler, ...] = ()
         self.update_async: tuple[Handler, ...] = ()
-        self._queue: asyncio.Queue[tuple[str, Handler, Any, dict[str, Any]] | None] | None = None
+        self._items: deque[_Item | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._blocking = False
 
     @staticmethod
     def check(event: str) -> None:
@@ -56,9 +100,14 @@ class Emitter:
             self._handlers[event].remove(handler)
         self._rebuild(event)
 
+    def tap(self, event: str, handler: Handler | None) -> None:
+        """Set (or with None remove) the internal tap of ``event``."""
+        self._taps[event] = () if handler is None else (handler,)
+        self._rebuild(event)
+
     def _rebuild(self, event: str) -> None:
         hs = self._handlers[event]
-        self._sync[event] = tuple(h for h in hs if not inspect.iscoroutinefunction(h))
+        self._sync[event] = self._taps[event] + tuple(h for h in hs if not inspect.iscoroutinefunction(h))
         self._async[event] = tuple(h for h in hs if inspect.iscoroutinefunction(h))
         self.update_sync = self._sync["update"]
         self.update_async = self._async["update"]
@@ -112,15 +161,44 @@ class Emitter:
         )
 
     # --- async dispatcher -------------------------------------------------------------------------
-    def _enqueue(self, event: str, handler: Handler, awaitable: Any, payload: dict[str, Any]) -> None:
-        if self._queue is None:
-            self._queue = asyncio.Queue()
-            self._task = asyncio.get_running_loop().create_task(self._dispatch(self._queue))
-        self._queue.put_nowait((event, handler, awaitable, payload))
+    @property
+    def queued(self) -> int:
+        return len(self._items)
 
-    async def _dispatch(self, queue: asyncio.Queue[tuple[str, Handler, Any, dict[str, Any]] | None]) -> None:
+    def _enqueue(self, event: str, handler: Handler, awaitable: Any, payload: dict[str, Any]) -> None:
+        items = self._items
+        if len(items) >= self.maxsize:
+            if self.overflow == "drop_oldest":
+                dropped = items.popleft()
+                self.dropped += 1
+                if dropped is not None and dropped[2] is not None:
+                    dropped[2].close()  # a coroutine that will never run
+            elif not self._blocking and self.on_pressure is not None:
+                self._blocking = True
+                self.on_pressure(True)
+        items.append((event, handler, awaitable, payload))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._dispatch())
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _dispatch(self) -> None:
+        items = self._items
         while True:
-            item = await queue.get()
+            if not items:
+                self._waiter = asyncio.get_running_loop().create_future()
+                await self._waiter
+                self._waiter = None
+                continue
+            item = items.popleft()
+            if self._blocking and len(items) <= self.maxsize // 2:
+                self._blocking = False
+                if self.on_pressure is not None:
+                    self.on_pressure(False)
             if item is None:
                 return
             event, handler, awaitable, payload = item
@@ -131,16 +209,22 @@ class Emitter:
 
     async def stop(self, drain_timeout: float = 1.0) -> None:
         """Let queued async handlers finish (bounded), then end the dispatcher task."""
-        task, queue = self._task, self._queue
-        self._task = self._queue = None
-        if task is None or queue is None:
+        task, self._task = self._task, None
+        if task is None:
             return
+        self._items.append(None)
+        self._wake()
+        if self._blocking:
+            self._blocking = False
+            if self.on_pressure is not None:
+                self.on_pressure(False)
         if task is asyncio.current_task():
-            # close_all() awaited from inside an async handler: the dispatcher ends after this handler.
-            queue.put_nowait(None)
-            return
-        queue.put_nowait(None)
+            return  # close_all() awaited from inside an async handler: the dispatcher ends after it
         done, _ = await asyncio.wait({task}, timeout=drain_timeout)
         if not done:
             task.cancel()
             await asyncio.wait({task})
+        for item in self._items:  # calls that never ran: their coroutines are closed, not leaked
+            if item is not None and item[2] is not None:
+                item[2].close()
+        self._items.clear()

@@ -136,6 +136,13 @@ class Transport:
         self._listener.detach()
         self._ws.disconnect(graceful=False)
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (back-pressure); frames of the current read are still delivered."""
+        self._ws.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._ws.underlying_transport.resume_reading()
+
 
 class _Listener(WSListener):
     """Hands every message to the sink; a detached listener (old socket) affects nothing.

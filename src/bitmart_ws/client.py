@@ -14,15 +14,20 @@ from . import _transport
 from ._connection import Connection, Settings
 from ._events import Emitter, Handler
 from ._proxy import parse_proxy_url
+from ._router import Router
+from .books import LocalBook, _BookFeed, book_topic
 from .exceptions import (
     AckTimeout,
     BitmartWSError,
+    BookInvalidated,
     ConfigurationError,
     ConnectTimeout,
     InvalidState,
     MissingCredentials,
     SubscriptionError,
+    Timeout,
 )
+from .models import Decoder
 from .protocol.backoff import Backoff
 from .protocol.keys import Market, WsKey
 from .protocol.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
@@ -31,6 +36,7 @@ from .protocol.session import Reply
 from .protocol.sharding import ShardPlan, default_max_topics
 from .protocol.signing import Credentials
 from .protocol.topics import Topic, group_by_key
+from .streams import Overflow, Stream
 
 __all__ = ["Request", "WebsocketClient"]
 
@@ -118,6 +124,11 @@ class WebsocketClient:
         ssl_context: for ``wss://``, e.g. ``ssl.create_default_context(cafile=...)`` to trust a
             private CA. Certificate verification cannot be turned off (a context that does not
             verify is a :class:`ConfigurationError`).
+        numbers: ``"decimal"`` (exact, the default) or ``"float"`` (about twice as fast): the number
+            type of the typed values of :meth:`stream` and :meth:`order_book`.
+        handler_queue: ``(maxsize, overflow)`` of the queue feeding ``async def`` handlers (default
+            ``(10_000, "block")``): when full, ``"block"`` stops reading the sockets until half of it
+            is drained (back-pressure), ``"drop_oldest"`` drops the oldest queued call.
         connect_rate: ``(attempts, seconds)``: connection attempts of the whole client (every key and
             shard) are paced under this budget (default 24 per 60 s, under BitMart's 30 per minute
             per IP), so a flapping server never causes a reconnect storm.
@@ -161,6 +172,8 @@ class WebsocketClient:
         max_message_size: int = _transport.MAX_MESSAGE_SIZE,
         proxy: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        numbers: str = "decimal",
+        handler_queue: tuple[int, str] = (10_000, "block"),
     ) -> None:
         if api_key and api_secret and api_memo:
             self._credentials: Credentials | None = Credentials(api_key, api_secret, api_memo)
@@ -207,7 +220,19 @@ class WebsocketClient:
         )
         _transport.check_ssl_context(ssl_context)
         self._attempts = RateLimiter(*connect_rate)
-        self._emitter = Emitter(self.logger)
+        self._emitter = Emitter(
+            self.logger,
+            maxsize=handler_queue[0],
+            overflow=handler_queue[1],
+            on_pressure=self._handler_pressure,
+        )
+        self.decoder = Decoder(numbers)
+        self._router = Router(self.decoder, self._report_push, self._install_taps)
+        self._refs: dict[str, int] = {}  # topics held by streams and books
+        self._owned: set[str] = set()  # ... of which they subscribed (the user had not)
+        self._books: dict[str, _BookFeed] = {}
+        self._streams: set[Stream] = set()
+        self._pressing: set[object] = set()  # who asks for back-pressure now
         self._groups: dict[WsKey, _KeyGroup] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queued: list[Request] = []
@@ -280,12 +305,8 @@ class WebsocketClient:
         return self._request(Operation.UNSUBSCRIBE, group_by_key(_topics(topics)))
 
     def _request(self, op: Operation, grouped: dict[WsKey, list[Topic]]) -> Request:
-        if op is Operation.SUBSCRIBE and self._credentials is None:
-            private = [t.text for k, ts in grouped.items() if k.is_private for t in ts]
-            if private:
-                raise MissingCredentials(
-                    f"private topic(s) {', '.join(private)} need api_key, api_secret and api_memo"
-                )
+        if op is Operation.SUBSCRIBE:
+            self._check_credentials(grouped)
         texts = tuple(t.text for ts in grouped.values() for t in ts)
         request = Request(op, texts, lambda: self._perform(op, self._place(op, grouped)))
         try:
@@ -383,6 +404,203 @@ class WebsocketClient:
             group = self._groups[key] = _KeyGroup(self, key, limit)
         return group
 
+    # ------------------------------------------------------------------------------------------------
+    # Typed streams and local order books
+    def stream(
+        self, topics: str | Iterable[str], *, maxsize: int = 10_000, overflow: Overflow | str = Overflow.FAIL
+    ) -> Stream:
+        """A bounded ``async for`` stream of typed values of ``topics`` (market and privacy from the
+        channel registry): ``async with client.stream([...]) as s: async for update in s: ...``.
+
+        Entering subscribes (a topic already held by the user, another stream or a book is shared:
+        the server is subscribed once) and waits for the acknowledgements; leaving unsubscribes what
+        nobody else needs. ``maxsize`` bounds the queue; ``overflow`` says what a full queue does (see
+        :class:`~bitmart_ws.streams.Overflow`; default ``fail``: nothing is lost silently).
+
+        Raises (synchronously): :class:`InvalidTopic`, :class:`MissingCredentials`,
+        :class:`ConfigurationError`.
+        """
+        texts = _topics(topics)
+        self._check_credentials(group_by_key(texts))
+        return Stream(self, texts, maxsize=maxsize, overflow=overflow)
+
+    async def order_book(self, market: Market | str, symbol: str, *, depth: int | None = None) -> LocalBook:
+        """A local order book of ``symbol`` that is never wrong (``spot/depth/increase100``, or
+        ``futures/depthIncrease{5,20,50}`` with ``depth``, default 50).
+
+        Returns once the first snapshot is applied. Raises :class:`SubscriptionError` when the topic
+        is rejected, :class:`Timeout` when no snapshot arrives within ``ack_timeout`` plus the book's
+        snapshot timeout. Books of the same topic share one subscription and one synchroniser.
+        """
+        topic, levels = book_topic(market, symbol, depth)
+        group_by_key([topic])  # validates the symbol's form before anything is sent
+        feed = self._books.get(topic)
+        if feed is None:
+            feed = self._books[topic] = _BookFeed(self, topic, levels)
+            self._router.add([topic], feed)
+            try:
+                if not await self._acquire([topic]):
+                    feed.resync(asyncio.get_running_loop().time())  # already subscribed: ask for a snapshot
+            except BaseException:
+                self._books.pop(topic, None)
+                self._router.remove([topic], feed)
+                feed.stop()
+                raise
+        feed.handles += 1
+        limit = self._settings.ack_timeout + feed.sync.snapshot_timeout
+        try:
+            async with asyncio.timeout(limit):
+                await asyncio.shield(feed.ready)
+        except TimeoutError:
+            await self._release_book(feed)
+            raise Timeout(f"order book {topic}: no snapshot within {limit:g} s") from None
+        except BaseException:
+            await self._release_book(feed)
+            raise
+        return LocalBook(feed)
+
+    def _check_credentials(self, grouped: dict[WsKey, list[Topic]]) -> None:
+        if self._credentials is None:
+            private = [t.text for k, ts in grouped.items() if k.is_private for t in ts]
+            if private:
+                raise MissingCredentials(
+                    f"private topic(s) {', '.join(private)} need api_key, api_secret and api_memo"
+                )
+
+    async def _attach(self, stream: Stream, topics: tuple[str, ...]) -> None:
+        self._streams.add(stream)
+        self._router.add(topics, stream)
+        try:
+            await self._acquire(list(topics))
+        except BaseException:
+            self._streams.discard(stream)
+            self._router.remove(topics, stream)
+            raise
+
+    async def _detach(self, stream: Stream, topics: tuple[str, ...]) -> None:
+        if stream not in self._streams:
+            return  # ended by close_all: nothing is held any more
+        self._streams.discard(stream)
+        self._router.remove(topics, stream)
+        await self._release(list(topics))
+
+    async def _release_book(self, feed: _BookFeed) -> None:
+        feed.handles -= 1
+        if feed.handles > 0 or self._books.get(feed.topic) is not feed:
+            return
+        del self._books[feed.topic]
+        self._router.remove([feed.topic], feed)
+        feed.stop()
+        await self._release([feed.topic])
+
+    async def _acquire(self, topics: list[str]) -> list[str]:
+        """Hold ``topics`` for a stream or book; subscribe those nobody held. Returns the new ones."""
+        new = []
+        for topic in topics:
+            self._refs[topic] = self._refs.get(topic, 0) + 1
+            if self._refs[topic] == 1 and not self._desired(topic):
+                self._owned.add(topic)
+                new.append(topic)
+        if new:
+            try:
+                await self.subscribe_topics(new)
+            except SubscriptionError as exc:
+                await self._release(topics)
+                raise exc from None
+            except BaseException:
+                await self._release(topics)
+                raise
+        return new
+
+    async def _release(self, topics: list[str]) -> None:
+        gone = []
+        for topic in topics:
+            count = self._refs.get(topic, 0) - 1
+            if count > 0:
+                self._refs[topic] = count
+                continue
+            self._refs.pop(topic, None)
+            if topic in self._owned:
+                self._owned.discard(topic)
+                gone.append(topic)
+        if gone:
+            try:
+                await self.unsubscribe_topics(gone)
+            except BitmartWSError as exc:
+                self._emitter.emit(
+                    "exception", {"wsKey": None, "message": f"unsubscribe failed: {exc}", "error": exc}
+                )
+
+    def _desired(self, topic: str) -> bool:
+        return self._holder(topic) is not None
+
+    def _holder(self, topic: str) -> Connection | None:
+        """The connection that has ``topic`` in its desired set, if any."""
+        (key,) = group_by_key([topic])
+        group = self._groups.get(key)
+        if group is None:
+            return None
+        shard = group.plan.shard_of(topic)
+        conn = group.connections.get(shard) if shard is not None else None
+        return conn if conn is not None and topic in conn.registry else None
+
+    def _book_request(self, topic: str) -> None:
+        conn = self._holder(topic)
+        if conn is not None:
+            conn.request(topic)
+
+    def _book_renew(self, topic: str) -> None:
+        conn = self._holder(topic)
+        if conn is not None:
+            conn.renew([topic])
+
+    def _book_event(self, topic: str, error: BookInvalidated, version: int | None) -> None:
+        (key,) = group_by_key([topic])
+        self.logger.warning("%s", error)
+        self._emitter.emit(
+            "exception",
+            {"wsKey": key.value, "message": str(error), "error": error, "topic": topic, "version": version},
+        )
+
+    def _report_push(self, message: str, error: BaseException, msg: dict[str, Any]) -> None:
+        self.logger.warning("%s", message)
+        self._emitter.emit("exception", {"wsKey": msg.get("wsKey"), "message": message, "error": error})
+
+    def _install_taps(self, on: bool) -> None:
+        self._emitter.tap("update", self._router.on_update if on else None)
+        self._emitter.tap("response", self._router.on_response if on else None)
+        self._emitter.tap("reconnect", self._on_reconnect_tap if on else None)
+
+    def _on_reconnect_tap(self, payload: dict[str, Any]) -> None:
+        now = asyncio.get_running_loop().time()
+        for feed in list(self._books.values()):
+            conn = self._holder(feed.topic)
+            if conn is not None and (conn.key.value, conn.shard) == (payload["wsKey"], payload["shard"]):
+                feed.disconnected(now)
+
+    def _pressure(self, who: object, on: bool) -> None:
+        """Back-pressure: while anyone asks for it, no connection of the client reads its socket."""
+        was = bool(self._pressing)
+        if on:
+            self._pressing.add(who)
+        else:
+            self._pressing.discard(who)
+        now = bool(self._pressing)
+        if now == was:
+            return
+        conns = self.connections()
+        for conn in conns:
+            conn.set_paused(now)
+        if now:
+            message = f"back-pressure: a slow consumer ({who!r}) paused reading of {len(conns)} connection(s)"
+            self.logger.warning("%s", message)
+            self._emitter.emit("exception", {"wsKey": None, "message": message, "error": None})
+        else:
+            self.logger.info("back-pressure released: reading resumed")
+
+    def _handler_pressure(self, on: bool) -> None:
+        self._pressure(self._emitter, on)
+
     def url_for(self, key: WsKey | str) -> str:
         """The URL used for ``key`` (override, else demo or live)."""
         k = _key(key)
@@ -421,6 +639,17 @@ class WebsocketClient:
         Pending subscribe waits end with :class:`InvalidState`. Idempotent; the client can be used again.
         """
         self._queued.clear()
+        for feed in self._books.values():
+            feed.stop()
+            self._router.remove([feed.topic], feed)
+        self._books.clear()
+        for stream in self._streams:
+            stream._end()
+            self._router.remove(stream.topics, stream)
+        self._streams.clear()
+        self._refs.clear()
+        self._owned.clear()
+        self._pressing.clear()
         groups, self._groups = list(self._groups.values()), {}
         await asyncio.gather(*(g.close() for g in groups))
         current = asyncio.current_task()
@@ -535,6 +764,8 @@ class _KeyGroup:
                 client._attempts,
             )
             self.connections[shard] = conn
+            if client._pressing:
+                conn.set_paused(True)
         return conn
 
     async def close(self) -> None:

@@ -21,6 +21,8 @@
     │   ├── DecodeError                     inflate or JSON failure
     │   ├── MessageTooBig                   a message over ``max_message_size``
     │   └── UnexpectedReply                 a reply that matches no request (reported, changes nothing)
+    ├── StreamOverflow                      a stream's consumer fell ``maxsize`` items behind (overflow=fail)
+    ├── BookInvalidated                     a local order book stopped being valid (it resynchronises)
     └── ServerError                         the venue answered with an error (code, message, raw reply)
         ├── AuthenticationError             login/access refused
         └── SubscriptionError               topics rejected: ``rejected`` maps topic -> (code, message)
@@ -52,6 +54,8 @@ __all__ = [
     "ProxyError",
     "ServerError",
     "StaleTopic",
+    "StreamOverflow",
+    "BookInvalidated",
     "SubscriptionError",
     "Timeout",
     "TransportError",
@@ -178,6 +182,24 @@ class MessageTooBig(ProtocolError):
 
 class UnexpectedReply(ProtocolError):
     """A reply that no pending request explains; it is reported and changes no subscription."""
+
+
+class StreamOverflow(BitmartWSError):
+    """A stream with ``overflow="fail"`` had ``maxsize`` items queued and got one more."""
+
+    def __init__(self, message: str, *, maxsize: int) -> None:
+        self.maxsize = maxsize
+        super().__init__(message)
+
+
+class BookInvalidated(BitmartWSError):
+    """A local order book stopped being valid: ``reason`` is gap, crossed, stale snapshot, stalled or
+    disconnected. Reported as an ``exception`` event; the book resynchronises by itself."""
+
+    def __init__(self, message: str, *, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(message)
 
 
 class ServerError(BitmartWSError):

@@ -496,3 +496,30 @@ def test_login_signature_uses_the_wall_clock_plus_offset_and_the_custom_signer()
     (frame,) = h.frames("access")
     assert frame["args"][1] == "1700000001500" and frame["args"][2] == "f" * 64
     assert seen == [("1700000001500#memo#bitmart.WebSocket", "secret")]
+
+
+def test_renew_resubscribes_only_acknowledged_topics() -> None:
+    h = live()
+    h.subscribe(SPOT, SPOT2)
+    h.reply(sub_ok(Market.SPOT, SPOT))
+    assert h.session.renew(h.now, [SPOT, SPOT2, "spot/trade:BTC_USDT"]) == [SPOT]
+    h.drain()
+    assert [(f["op"], f["args"]) for f in h.sent[-2:]] == [("unsubscribe", [SPOT]), ("subscribe", [SPOT])]
+    h.reply(sub_ok(Market.SPOT, SPOT, "unsubscribe"))
+    h.reply(sub_ok(Market.SPOT, SPOT))
+    assert h.session.registry.subscribed() == (SPOT,)
+
+
+def test_back_pressure_suspends_the_pong_deadline() -> None:
+    h = live(ping_interval=1.0, pong_timeout=0.5)
+    h.tick(1.0)  # ping sent, pong due at 1.5
+    h.session.set_paused(1.2, True)
+    h.tick(1.9)  # paused: a pong could not be read, no timeout
+    h.tick(2.0)  # pings go on while paused
+    assert not h.closes and h.session.state is ConnState.LIVE and h.sent == ["ping", "ping"]
+    h.session.set_paused(2.6, False)  # the unanswered ping gets its full time again
+    assert h.session.next_deadline() == pytest.approx(3.0)
+    h.tick(3.0)  # the next ping is due too; the pong deadline (3.1) is not yet
+    assert not h.closes
+    h.tick(3.1)
+    assert isinstance(h.of("exception")[-1]["error"], PongTimeout)

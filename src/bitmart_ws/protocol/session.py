@@ -219,6 +219,8 @@ class Session:
         self._pong_at: float | None = None
         self._login_at: float | None = None
         self._login_pending = False
+        self._paused = False
+        self._pong_pending = False  # a ping is unanswered (its deadline is suspended while paused)
         self._stale_at: float | None = None
         self._live_since: float | None = None
         self._down_since: float | None = None
@@ -317,6 +319,26 @@ class Session:
         self._flush(now)
         return True
 
+    def renew(self, now: float, topics: Iterable[str]) -> list[str]:
+        """Unsubscribe and subscribe again acknowledged ``topics`` (a stale stream, a book that wants a
+        fresh snapshot). Returns those renewed: topics not acknowledged on this socket are skipped."""
+        renewed = [t for t in topics if self.registry.resubscribe(t)]
+        if renewed:
+            self._send_topics(now, _UNSUB, renewed)
+            self._send_topics(now, _SUB, renewed)
+        return renewed
+
+    def set_paused(self, now: float, paused: bool) -> None:
+        """The driver stopped (or resumed) reading the socket for back-pressure: a pong cannot be
+        read while paused, so its deadline is suspended (and restarts in full on resume)."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        if paused:
+            self._pong_at = None
+        elif self._pong_pending:
+            self._pong_at = now + self.config.pong_timeout
+
     def start(self, now: float) -> None:
         """Begin connecting (idle sessions only; later connects are scheduled by the session itself)."""
         if self.state is not _S.IDLE:
@@ -407,6 +429,7 @@ class Session:
 
     def pong(self, now: float) -> None:
         self._pong_at = None
+        self._pong_pending = False
 
     def receive(self, now: float, msg: Any) -> None:
         """A decoded message that is not a data push (a reply, an error, a pong, or unknown)."""
@@ -528,8 +551,9 @@ class Session:
                         self._inflight[(out.operation, topic)] = deadline
             elif out.kind is _Kind.LOGIN:
                 self._login_at = now + self.config.ack_timeout
-            elif out.kind is _Kind.PING and self._pong_at is None:
-                self._pong_at = now + self.config.pong_timeout
+            elif out.kind is _Kind.PING and not self._pong_pending:
+                self._pong_pending = True
+                self._pong_at = None if self._paused else now + self.config.pong_timeout
 
     def _login(self, now: float, wall: float) -> None:
         creds = self.config.credentials
@@ -666,13 +690,13 @@ class Session:
         timeout = self.config.stale_timeout
         assert timeout is not None and self.fresh is not None
         self._stale_at = now + timeout / 4
-        stale = [t for t in self.fresh.stale(now, timeout) if self.registry.resubscribe(t)]
-        for topic in stale:
+        silent = [
+            t for t in self.fresh.stale(now, timeout) if self.registry.live_state(t) is LiveState.SUBSCRIBED
+        ]
+        for topic in silent:
             message = f"{self.label}: no push on {topic} for {timeout:g} s; resubscribing"
             self._report(message, StaleTopic(message, topic), topic=topic)
-        if stale:
-            self._send_topics(now, _UNSUB, stale)
-            self._send_topics(now, _SUB, stale)
+        self.renew(now, silent)
 
     def _teardown(self) -> None:
         """Forget everything about the current socket (the desired set stays)."""
@@ -683,6 +707,7 @@ class Session:
         self._open_at = self._retry_at = self._ping_at = self._pong_at = self._login_at = None
         self._stale_at = None
         self._login_pending = False
+        self._pong_pending = False
         self.registry.reset()
         if self.fresh is not None:
             self.fresh.clear()

@@ -1,0 +1,121 @@
+"""Routes data pushes to the streams and books that want their topic (typed, decoded once).
+
+Installed on the emitter only while a stream or book exists, so the plain ``update`` path pays
+nothing for it. The topic of a push is read from the raw message first (spot ``table`` + symbol,
+futures ``group`` with or without its speed suffix); only a push somebody wants is decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .exceptions import DecodeError
+from .models import Decoder, RawUpdate, Update
+
+__all__ = ["Consumer", "Router", "push_topics"]
+
+# Spot tables whose topics have a fixed argument instead of the symbol.
+_SPOT_ALIASES = {
+    "spot/user/balance": ("spot/user/balance:BALANCE_UPDATE",),
+    "spot/user/order": ("spot/user/orders:ALL_SYMBOLS",),
+}
+
+
+class Consumer(Protocol):
+    def feed(self, update: Update[Any] | RawUpdate, now: float) -> None: ...
+
+    def connected(self, now: float) -> None: ...
+
+    def disconnected(self, now: float) -> None: ...
+
+
+def push_topics(msg: dict[str, Any]) -> list[str]:
+    """The topics a push serves, from its raw fields (no decoding)."""
+    table = msg.get("table")
+    if type(table) is str:
+        data = msg.get("data")
+        out = []
+        if type(data) is list:
+            for item in data:
+                if type(item) is dict and type(item.get("symbol")) is str:
+                    topic = f"{table}:{item['symbol']}"
+                    if topic not in out:
+                        out.append(topic)
+        out.extend(_SPOT_ALIASES.get(table, ()))
+        return out
+    group = msg.get("group")
+    if type(group) is not str:
+        return []
+    return [group, group.partition("@")[0]] if "@" in group else [group]
+
+
+class Router:
+    """Consumers by topic; the ``update``/``response`` taps of the client while any exist."""
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        report: Callable[[str, BaseException, dict[str, Any]], None],
+        install: Callable[[bool], None],
+    ) -> None:
+        self._decoder = decoder
+        self._report = report
+        self._install = install
+        self._by_topic: dict[str, list[Consumer]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_topic)
+
+    def add(self, topics: tuple[str, ...] | list[str], consumer: Consumer) -> None:
+        was_empty = not self._by_topic
+        for topic in topics:
+            self._by_topic.setdefault(topic, []).append(consumer)
+        if was_empty and self._by_topic:
+            self._install(True)
+
+    def remove(self, topics: tuple[str, ...] | list[str], consumer: Consumer) -> None:
+        for topic in topics:
+            consumers = self._by_topic.get(topic)
+            if consumers is not None and consumer in consumers:
+                consumers.remove(consumer)
+                if not consumers:
+                    del self._by_topic[topic]
+        if not self._by_topic:
+            self._install(False)
+
+    def consumers(self, topic: str) -> list[Consumer]:
+        return list(self._by_topic.get(topic, ()))
+
+    # -- taps (sync handlers run before the user's) -------------------------------------------------
+    def on_update(self, msg: dict[str, Any]) -> None:
+        by_topic = self._by_topic
+        wanted: list[Consumer] = []
+        for topic in push_topics(msg):
+            for consumer in by_topic.get(topic, ()):
+                if consumer not in wanted:
+                    wanted.append(consumer)
+        if not wanted:
+            return
+        try:
+            update = self._decoder.decode(msg, received_ms=time.time_ns() // 1_000_000)
+        except DecodeError as exc:
+            self._report(f"cannot decode a push for a stream or book: {exc}", exc, msg)
+            return
+        now = asyncio.get_running_loop().time()
+        for consumer in wanted:
+            consumer.feed(update, now)
+
+    def on_response(self, payload: dict[str, Any]) -> None:
+        """A subscribe acknowledgement: the snapshot of an incremental book follows it."""
+        if payload.get("event", payload.get("action")) != "subscribe":
+            return
+        topic = payload.get("topic", payload.get("group"))
+        if type(topic) is not str:
+            return
+        now = asyncio.get_running_loop().time()
+        base = topic.partition("@")[0]
+        for consumer in {id(c): c for t in (topic, base) for c in self.consumers(t)}.values():
+            consumer.connected(now)
