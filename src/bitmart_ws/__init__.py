@@ -1,5 +1,7 @@
 """Real-time BitMart WebSocket client, simulator and CLI."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .client import Request, WebsocketClient
 from .exceptions import (
     AckTimeout,
@@ -23,6 +25,11 @@ from .exceptions import (
     TransportError,
 )
 from .protocol.keys import Market, WsKey
+
+try:
+    __version__ = version("bitmart-ws")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.1.0"  # keep in step with pyproject.toml
 
 __all__ = [
     "AckTimeout",
