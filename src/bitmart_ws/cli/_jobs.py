@@ -25,7 +25,7 @@ from ..exceptions import (
     SubscriptionError,
     TransportError,
 )
-from ..protocol.keys import WsKey
+from ..protocol.keys import Market, WsKey
 from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key
 from ..recording import Damage, Recorder, RecordKind, read_recording
 from ..simulator import DEFAULT_ACCOUNT, Account, Simulator, SimulatorConfig
@@ -448,14 +448,11 @@ def _argument_form(spec: ChannelSpec) -> str:
 
 def example_topic(spec: ChannelSpec) -> str:
     """A valid topic of ``spec``'s channel (symbols of the simulator's default market)."""
-    symbol = "BTC_USDT" if spec.market.value == "spot" else "BTCUSDT"
-    arguments = {
-        ArgKind.NONE: "",
-        ArgKind.SYMBOL: f":{symbol}",
-        ArgKind.OPTIONAL_SYMBOL: f":{symbol}",
-        ArgKind.FIXED: f":{min(spec.values)}",
-    }
-    return spec.name + arguments[spec.arg]
+    if spec.arg is ArgKind.NONE:
+        return spec.name
+    if spec.arg is ArgKind.FIXED:
+        return f"{spec.name}:{min(spec.values)}"
+    return f"{spec.name}:{'BTC_USDT' if spec.market is Market.SPOT else 'BTCUSDT'}"
 
 
 async def channels(args: argparse.Namespace, console: Console) -> int:
