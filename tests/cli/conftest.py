@@ -92,4 +92,4 @@ def simulator() -> Iterator[dict[str, str]]:
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
-        assert proc.returncode == 130, err
+        assert proc.returncode == 0, err  # a signal is how a server ends

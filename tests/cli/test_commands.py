@@ -111,13 +111,13 @@ def test_bad_urls_are_usage_errors_never_live(urls: str, expected: str) -> None:
         ["stream", "spot/ticker:BTC_USDT", "--seconds", "-1"],
         ["stream", "spot/ticker:BTC_USDT", "--seconds", "nan"],
         ["stream", "spot/ticker:BTC_USDT", "--count", "0"],
-        ["record", "spot/ticker:BTC_USDT", "--out", "x.rec", "--seconds", "-5"],
-        ["record", "spot/ticker:BTC_USDT", "--out", "x.rec", "--count", "-1"],
-        ["record", "spot/ticker:BTC_USDT", "--out", "x.rec", "--rotate-size", "0"],
+        ["record", "spot/ticker:BTC_USDT", "--out", "{tmp}/x.rec", "--seconds", "-5"],
+        ["record", "spot/ticker:BTC_USDT", "--out", "{tmp}/x.rec", "--count", "-1"],
+        ["record", "spot/ticker:BTC_USDT", "--out", "{tmp}/x.rec", "--rotate-size", "0"],
     ],
 )
 def test_limits_must_be_positive(args: list[str], tmp_path: Path) -> None:
-    result = run(*args)
+    result = run(*(a.format(tmp=tmp_path) for a in args))
     assert result.code == 2
     assert "must be > 0" in result.err or "not a positive size" in result.err
     assert not (tmp_path / "x.rec").exists()
@@ -449,8 +449,10 @@ def test_make_demo_on_a_fresh_clone_prints_only_json_lines(tmp_path: Path) -> No
     for name in ("Makefile", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, fresh / name)
     shutil.copytree(ROOT / "src", fresh / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    # a user's shell: not a make run from `make test` (a sub-make prints "Entering directory" itself)
+    user_env = {k: v for k, v in clean_env().items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     done = subprocess.run(
-        ["make", "demo"], cwd=fresh, capture_output=True, text=True, timeout=550, check=False, env=clean_env()
+        ["make", "demo"], cwd=fresh, capture_output=True, text=True, timeout=550, check=False, env=user_env
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (fresh / ".venv" / ".installed").exists()  # the install really ran

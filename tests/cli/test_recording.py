@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,12 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(ConfigurationError):
         parse_size(text)
+
+
+def test_the_python_example_of_docs_cli_md_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", doc, re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/cli.md", "exec"), {"print": lambda *args, **kw: None})
+    (record,) = read_recording(tmp_path / "ticks.rec")
+    assert record.message() == {"wsKey": "spotPublicV1", "table": "spot/ticker", "data": []}

@@ -26,13 +26,16 @@ __all__ = ["CREDENTIAL_VARIABLES", "EXIT_CODES", "add_simulate_arguments", "buil
 
 INTERRUPTED = 130
 
-_JOBS: dict[str, Callable[[argparse.Namespace, Console], Awaitable[int]]] = {
-    "stream": _jobs.stream,
-    "record": _jobs.record,
-    "replay": _jobs.replay,
-    "demo": _jobs.demo,
-    "channels": _jobs.channels,
-    "simulate": _jobs.simulate,
+Job = Callable[[argparse.Namespace, Console], Awaitable[int]]
+
+_JOBS: dict[str, tuple[Job, int]] = {
+    # command: (job, exit status when SIGINT/SIGTERM ends it)
+    "stream": (_jobs.stream, INTERRUPTED),
+    "record": (_jobs.record, INTERRUPTED),
+    "replay": (_jobs.replay, INTERRUPTED),
+    "demo": (_jobs.demo, INTERRUPTED),
+    "channels": (_jobs.channels, INTERRUPTED),
+    "simulate": (_jobs.simulate, 0),  # a server: a signal is how it is meant to end
 }
 
 
@@ -46,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     console = Console(verbosity)
     try:
-        return asyncio.run(_interruptible(_JOBS[args.command](args, console)))
+        job, interrupted = _JOBS[args.command]
+        return asyncio.run(_interruptible(job(args, console), interrupted))
     except KeyboardInterrupt:  # before the handlers were installed
         return INTERRUPTED
     except ConfigurationError as exc:
@@ -59,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.end_status()
 
 
-async def _interruptible(job: Awaitable[int]) -> int:
-    """Run ``job``; SIGINT and SIGTERM cancel it (its cleanup runs: recordings are flushed) -> 130."""
+async def _interruptible(job: Awaitable[int], interrupted: int) -> int:
+    """Run ``job``; SIGINT and SIGTERM cancel it (its cleanup runs: recordings are flushed)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -76,7 +80,7 @@ async def _interruptible(job: Awaitable[int]) -> int:
         return await job
     except asyncio.CancelledError:
         if signals:
-            return INTERRUPTED
+            return interrupted
         raise
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

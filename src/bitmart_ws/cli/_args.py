@@ -22,7 +22,7 @@ EXIT_CODES = {
     0: "done",
     1: "a BitMart or connection error (a rejected topic, a connection still failing at the end)",
     2: "a usage or configuration error",
-    130: "interrupted (Ctrl-C or SIGTERM)",
+    130: "interrupted (Ctrl-C or SIGTERM); `simulate` ends with 0, a signal is how it stops",
 }
 
 EPILOG = "\n".join(

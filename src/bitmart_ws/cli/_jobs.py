@@ -429,7 +429,7 @@ async def simulate(args: argparse.Namespace, console: Console) -> int:
     async with _serving(config) as sim:
         console.message(json.dumps(sim.urls))
         await asyncio.Event().wait()
-    return 0  # pragma: no cover - only a signal ends it
+    return 0  # pragma: no cover - only a signal ends it (status 0)
 
 
 # -- channels -----------------------------------------------------------------------------------------
