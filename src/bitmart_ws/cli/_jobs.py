@@ -26,7 +26,7 @@ from ..exceptions import (
     TransportError,
 )
 from ..protocol.keys import Market, WsKey
-from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key
+from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key, validate_symbol
 from ..recording import Damage, Recorder, RecordKind, read_recording
 from ..simulator import DEFAULT_ACCOUNT, Account, Simulator, SimulatorConfig
 from ..simulator.market import futures_symbol
@@ -108,6 +108,10 @@ def simulator_config(args: argparse.Namespace, **overrides: Any) -> SimulatorCon
     symbols = tuple(s.strip().upper() for s in (args.symbols or "BTC_USDT,ETH_USDT").split(",") if s.strip())
     if not symbols:
         raise ConfigurationError("--symbols is empty")
+    for symbol in symbols:
+        problem = validate_symbol(symbol, Market.SPOT)
+        if problem:
+            raise ConfigurationError(f"--symbols: {problem}")
     futures = tuple(dict.fromkeys(futures_symbol(s) for s in symbols))
     return SimulatorConfig(symbols=symbols, futures_symbols=futures, **overrides)
 
@@ -137,6 +141,11 @@ async def _client_options(
             raise ConfigurationError("--symbols is for the embedded simulator, not --live or --urls")
         credentials = _credentials_from_env()
         check_topics(topics, bool(credentials), console)
+        for key in group_by_key(topics):
+            if args.urls and key.value not in args.urls:
+                console.notice(
+                    f"{key.value} is not in --urls: its topics go to {key.url(demo=args.demo_trading)}"
+                )
         yield {**credentials, "ws_urls": args.urls, "demo_trading": args.demo_trading}
         return
     if args.demo_trading:
@@ -146,8 +155,7 @@ async def _client_options(
         console.notice(
             "streaming from the embedded simulator (the default; --live for BitMart, --urls for others)"
         )
-    cadence = 0.25
-    async with _serving(simulator_config(args, cadence=cadence, account_interval=0.5)) as sim:
+    async with _serving(simulator_config(args, cadence=0.25, account_interval=0.5)) as sim:
         console.info(f"simulator serving {json.dumps(sim.urls)}")
         yield {
             "ws_urls": {WsKey(k): v for k, v in sim.urls.items()},
