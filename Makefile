@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test lint typecheck pytest simulate demo bench clean
 
+# Install chatter goes to stderr: `make demo | jq` sees only the demo's JSON lines.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing bitmart-ws and its development extras into $(VENV)" >&2
+	@{ test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' >&2
+	@touch $(STAMP)
 
 install: $(STAMP)
 

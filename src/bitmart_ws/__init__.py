@@ -1,5 +1,7 @@
 """Real-time BitMart WebSocket client, simulator and CLI."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .books import LocalBook
 from .client import Request, WebsocketClient
 from .exceptions import (
@@ -30,6 +32,11 @@ from .exceptions import (
 )
 from .protocol.keys import Market, WsKey
 from .streams import Overflow, Stream, StreamStats
+
+try:
+    __version__ = version("bitmart-ws")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.1.0"  # keep in step with pyproject.toml
 
 __all__ = [
     "AckTimeout",

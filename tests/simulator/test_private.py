@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -44,21 +45,24 @@ def stamp(offset_ms: int = 0) -> str:
     return str(int(time.time() * 1000) + offset_ms)
 
 
-CASES = [
-    (["", stamp(), "x"], "91001"),
-    (["sim-key", "", "x"], "91021"),
-    (["sim-key", stamp(), ""], "91010"),
-    (["sim-key", "12ab", "x"], "91023"),
-    (["nobody", stamp(), "x"], "91002"),
-    (["sim-key", stamp(-120_000), sign("sim-secret", "sim-memo", stamp(-120_000))], "91022"),
-    (["sim-key", stamp(), "0" * 64], "91011"),
+# built when each test runs: a timestamp taken at collection is stale once the suite has run a minute
+CASES: list[tuple[Callable[[], list[str]], str]] = [
+    (lambda: ["", stamp(), "x"], "91001"),
+    (lambda: ["sim-key", "", "x"], "91021"),
+    (lambda: ["sim-key", stamp(), ""], "91010"),
+    (lambda: ["sim-key", "12ab", "x"], "91023"),
+    (lambda: ["nobody", stamp(), "x"], "91002"),
+    (lambda: ["sim-key", stamp(-120_000), sign("sim-secret", "sim-memo", stamp(-120_000))], "91022"),
+    (lambda: ["sim-key", stamp(), "0" * 64], "91011"),
 ]
 
 
-@pytest.mark.parametrize(("args", "code"), CASES)
-async def test_spot_login_failures_close(sim: Simulator, args: list[str], code: str) -> None:
+@pytest.mark.parametrize(("make_args", "code"), CASES, ids=[code for _, code in CASES])
+async def test_spot_login_failures_close(
+    sim: Simulator, make_args: Callable[[], list[str]], code: str
+) -> None:
     async with client(sim, "spotPrivateV1") as c:
-        await c.send({"op": "login", "args": args})
+        await c.send({"op": "login", "args": make_args()})
         reply = await c.recv()
         assert reply["event"] == "login" and reply["errorCode"] == code and reply["errorMessage"]
         with pytest.raises(ConnectionClosed):
