@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from benchmarks.frames import BOOK_START_VERSION, OP_BINARY, StampedPool, book_messages
 from benchmarks.scenarios import SCENARIOS, percentile
 
