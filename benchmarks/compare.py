@@ -156,7 +156,7 @@ async def compare(blaster: Blaster, peers: dict[str, list[str] | str], deadline:
                 continue
             peer = await run_peer(cmd, blaster.url(case.pool, case.n), case, deadline)
             ratio = ""
-            if peer.rate and peer.cpu_rate and ours.rate:
+            if peer.rate and peer.cpu_rate and ours.rate and not peer.error:
                 ratio = f"{ours.rate / peer.rate:6.2f}x {ours.cpu_rate / peer.cpu_rate:6.2f}x"
             note = f"  ({peer.error})" if peer.error else ""
             print(f"  {name:<26} {peer.rate:>12,.0f} {peer.cpu_rate:>12,.0f}   {ratio}{note}", flush=True)
