@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest simulate demo bench clean
+.PHONY: install test lint typecheck pytest simulate demo bench bench-compare clean
 
 # Install chatter goes to stderr: `make demo | jq` sees only the demo's JSON lines.
 $(STAMP): pyproject.toml
@@ -37,9 +37,15 @@ simulate: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/bitmart-ws demo --seconds 5
 
-## Throughput of update events next to the raw transport floor, measured in the same run.
+## Every figure of the client (update events, books, latency, memory, scaling, uvloop) next to its
+## floor measured in the same run (~3 minutes; `.venv/bin/python -m benchmarks --quick` for a smoke run).
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.throughput
+	$(BIN)/python -m benchmarks
+
+## The same firehose driven by the peers (Node bitmart-api, bitmart-python-sdk-api, ccxt pro), each
+## installed on first use into ignored folders (benchmarks/.node, benchmarks/.peers); our ratio to each.
+bench-compare: $(STAMP)
+	$(BIN)/python -m benchmarks.compare
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
