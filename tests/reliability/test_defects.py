@@ -1,0 +1,27 @@
+"""Defects the reliability runs found, each pinned by a test that failed before its fix."""
+
+from __future__ import annotations
+
+from bitmart_ws.protocol.requests import Operation
+
+from ..protocol.session_harness import Harness, sub_ok
+
+T1, T2 = "spot/ticker:BTC_USDT", "spot/depth5:BTC_USDT"
+
+
+def test_an_unsubscribe_in_flight_when_the_socket_drops_is_settled() -> None:
+    # Found by chaos (stalled_acks): the unsubscribe frame is sent, the socket drops before the ack, the
+    # new socket never carries the topic, so no ack can ever come: the caller waited forever.
+    h = Harness.make()
+    h.subscribe(T1, T2)
+    h.open_live()
+    assert h.unsubscribe(T1) == [(T1, None)]
+    assert h.topics_sent("unsubscribe") == [T1]
+    h.lose()
+    settled = [(op, t, r.ok) for op, t, r in h.settled if op is Operation.UNSUBSCRIBE]
+    assert settled == [(Operation.UNSUBSCRIBE, T1, True)]  # the topic is on no socket: done
+    h.tick(h.now + 1.0)
+    h.connect()
+    assert h.topics_sent("subscribe") == [T2]
+    h.reply(sub_ok(h.market, T2))
+    assert h.session.state.value == "live" and not h.session._awaited
