@@ -25,3 +25,19 @@ def test_an_unsubscribe_in_flight_when_the_socket_drops_is_settled() -> None:
     assert h.topics_sent("subscribe") == [T2]
     h.reply(sub_ok(h.market, T2))
     assert h.session.state.value == "live" and not h.session._awaited
+
+
+def test_an_unsubscribe_overtaken_by_a_subscribe_is_settled_when_the_socket_drops() -> None:
+    h = Harness.make()
+    h.subscribe(T1, T2)
+    h.open_live()
+    h.unsubscribe(T1)
+    assert h.subscribe(T1) == [(T1, None)]  # wanted again before the unsubscribe was acknowledged
+    h.lose()
+    assert [(t, r.ok) for op, t, r in h.settled if op is Operation.UNSUBSCRIBE] == [(T1, True)]
+    h.tick(h.now + 1.0)
+    h.connect()
+    for topic in h.topics_sent("subscribe"):
+        h.reply(sub_ok(h.market, topic))
+    assert sorted(h.topics_sent("subscribe")) == sorted([T1, T2])
+    assert h.session.state.value == "live" and not h.session._awaited
