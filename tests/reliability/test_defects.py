@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from bitmart_ws.protocol.requests import Operation
+import asyncio
+import gc
 
+import pytest
+
+from bitmart_ws.protocol.requests import Operation
+from bitmart_ws.simulator import Simulator
+
+from ..client.conftest import Recorder, make_client
 from ..protocol.session_harness import Harness, sub_ok
 
 T1, T2 = "spot/ticker:BTC_USDT", "spot/depth5:BTC_USDT"
@@ -41,3 +48,22 @@ def test_an_unsubscribe_overtaken_by_a_subscribe_is_settled_when_the_socket_drop
         h.reply(sub_ok(h.market, topic))
     assert sorted(h.topics_sent("subscribe")) == sorted([T1, T2])
     assert h.session.state.value == "live" and not h.session._awaited
+
+
+async def test_a_frame_over_the_transport_cap_leaves_no_unretrieved_exception(
+    sim: Simulator, rec: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by chaos (oversized on futures): picows records the 1009 failure on a future that only
+    # wait_disconnected() reads; after a drop nobody awaited it, and asyncio logged "Future exception
+    # was never retrieved" when it was collected.
+    client = make_client(sim, max_message_size=64 * 1024)
+    rec.attach(client)
+    async with client:
+        await client.subscribe_topics("futures/ticker:BTCUSDT")
+        await sim.send_oversized(300 * 1024)  # over 4 x max_message_size: refused by the transport
+        await rec.wait(lambda: bool(rec.of("reconnected")))
+        assert rec.of("reconnect")[0]["code"] == 1009
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
