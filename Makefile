@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest simulate demo bench clean
+.PHONY: install test lint typecheck pytest simulate demo bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ demo: $(STAMP)
 ## Throughput of update events next to the raw transport floor, measured in the same run.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.throughput
+
+## Seeded chaos against the simulator: CHAOS_FAULTS faults (default 500), CHAOS_SEED replays a run.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.reliability.chaos
+
+## Reconnect cycles and messages at volume (SOAK_CYCLES, SOAK_MESSAGES): resources over time.
+soak: $(STAMP)
+	$(BIN)/python -m tests.reliability.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
