@@ -7,8 +7,11 @@ import gc
 
 import pytest
 
+from bitmart_ws import DecodeError, Market
+from bitmart_ws.protocol import Malformed, decode_json, parse_frame
 from bitmart_ws.protocol.requests import Operation
 from bitmart_ws.simulator import Simulator
+from bitmart_ws.simulator.spot import deflate
 
 from ..client.conftest import Recorder, make_client
 from ..protocol.session_harness import Harness, sub_ok
@@ -67,3 +70,15 @@ async def test_a_frame_over_the_transport_cap_leaves_no_unretrieved_exception(
             await asyncio.sleep(0)
         gc.collect()
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
+@pytest.mark.parametrize("market", list(Market))
+def test_parse_frame_turns_deep_json_into_malformed(market: Market) -> None:
+    # Found by the fuzz test: parse_frame promises never to raise, but msgspec's RecursionError on JSON
+    # nested too deep escaped decode_json (the driver caught it; the pure API did not).
+    deep = b"[" * 5000 + b"]" * 5000
+    for frame, binary in ((deep, False), (deflate(deep), True)):
+        parsed = parse_frame(market, frame, binary=binary)
+        assert isinstance(parsed, Malformed) and isinstance(parsed.error, DecodeError)
+    with pytest.raises(DecodeError, match="nested too deep"):
+        decode_json(deep)
