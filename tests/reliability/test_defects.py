@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
+from typing import Any
 
 import pytest
 
-from bitmart_ws import DecodeError, Market
+from bitmart_ws import ConfigurationError, DecodeError, Market, WebsocketClient
 from bitmart_ws.protocol import Malformed, decode_json, parse_frame
 from bitmart_ws.protocol.requests import Operation
 from bitmart_ws.simulator import Simulator
@@ -82,3 +84,28 @@ def test_parse_frame_turns_deep_json_into_malformed(market: Market) -> None:
         assert isinstance(parsed, Malformed) and isinstance(parsed.error, DecodeError)
     with pytest.raises(DecodeError, match="nested too deep"):
         decode_json(deep)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ping_interval": math.inf},
+        {"ack_timeout": math.inf},
+        {"reconnect_delay": math.nan},
+        {"reconnect_max_delay": math.nan},
+        {"reconnect_max_delay": math.inf},
+        {"time_offset": math.nan},
+        {"time_offset": math.inf},
+        {"stale_timeout": math.inf},
+        {"rate_limit": (0, 1.0)},
+        {"rate_limit": (5, math.nan)},
+        {"rate_limit": (5, -1.0)},
+        {"connect_rate": (5, math.nan)},
+        {"connect_rate": (5, math.inf)},
+    ],
+)
+def test_unusable_options_are_refused_when_the_client_is_made(options: dict[str, Any]) -> None:
+    # Found by the fuzz test: these were accepted, then failed later (a NaN time_offset made every login
+    # an "unexpected error", a bad rate_limit failed the first subscribe, a NaN delay broke the timers).
+    with pytest.raises(ConfigurationError):
+        WebsocketClient(**options)
