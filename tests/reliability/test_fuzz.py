@@ -329,12 +329,8 @@ def test_subscribe_inputs_give_a_request_or_a_typed_error(
             request = call()
         except BitmartWSError:
             continue
-        assert (
-            set(request.topics)
-            <= set([topics] if isinstance(topics, str) else topics)
-            | {t.strip() for t in ([topics] if isinstance(topics, str) else topics)}
-            or request.topics
-        )
+        given_topics = [topics] if isinstance(topics, str) else topics
+        assert request.topics and len(request.topics) <= len(given_topics)  # validated, deduplicated
 
 
 @given(key=st.sampled_from([*WsKey, "nope", "", "spotpublicv1"]))
