@@ -278,11 +278,17 @@ class Chaos:
         )
         return self.rng.choice(sessions).id if sessions else None
 
+    async def drop(self, target: int | None = None, *, reset: bool = False) -> None:
+        """Drop one session (None: all) and wait until the simulator has forgotten it."""
+        gone = {s.id for s in self.sim.sessions} if target is None else {target}
+        await self.sim.drop_connections(target, reset=reset)
+        await self.sim.wait_for(lambda: not gone & {s.id for s in self.sim.sessions}, 5.0)
+
     async def disturb(self, private: bool | None = None) -> None:
         """Drop one random session (of that privacy); without one, subscribe a topic that opens one."""
         target = self.pick_session(private)
         if target is not None:
-            await self.sim.drop_connections(target)
+            await self.drop(target)
             return
         keys = [k for k in TOPICS if private is None or WsKey(k).is_private is private]
         self._request(True, [self.rng.choice(TOPICS[self.rng.choice(keys)])])
@@ -483,13 +489,13 @@ async def _drop(chaos: Chaos) -> None:
 
 
 async def _drop_all(chaos: Chaos) -> None:
-    await chaos.sim.drop_connections()
+    await chaos.drop()
 
 
 async def _reset(chaos: Chaos) -> None:
     target = chaos.pick_session()
     if target is not None:
-        await chaos.sim.drop_connections(target, reset=True)
+        await chaos.drop(target, reset=True)
 
 
 async def _close_frame(chaos: Chaos) -> None:
@@ -497,6 +503,7 @@ async def _close_frame(chaos: Chaos) -> None:
     target = chaos.pick_session()
     if target is not None:
         await chaos.sim.close_connections(code, "chaos", target)
+        await chaos.sim.wait_for(lambda: target not in {s.id for s in chaos.sim.sessions}, 5.0)
 
 
 async def _mute_pongs(chaos: Chaos) -> None:
@@ -586,7 +593,7 @@ async def _oversized(chaos: Chaos) -> None:
 async def _close_all_during_reconnect(chaos: Chaos) -> None:
     """Drop everything, then close_all while the reconnects are pending; then start again."""
     assert chaos.client is not None
-    await chaos.sim.drop_connections()
+    await chaos.drop()
     if chaos.rng.random() < 0.5:
         chaos.churn()  # a request in flight while close_all runs
     await chaos.client.close_all()
