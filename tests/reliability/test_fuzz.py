@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitmart_ws import BitmartWSError, Market, WebsocketClient, WsKey
+from bitmart_ws.client import Request
 from bitmart_ws.protocol import Inbound, classify, parse_frame
 from bitmart_ws.protocol.session import Close, Emit
 from bitmart_ws.simulator.spot import deflate
@@ -58,7 +59,7 @@ def replies(draw: st.DrawFn) -> Any:
     topic = draw(topic_like)
     shape = draw(st.integers(0, 7))
     if shape == 0:  # spot ack / rejection
-        msg = {"event": draw(words), "topic": topic}
+        msg: dict[str, Any] = {"event": draw(words), "topic": topic}
         if draw(st.booleans()):
             msg |= {"errorCode": draw(codes), "errorMessage": draw(st.text(max_size=20))}
         return msg
@@ -317,14 +318,15 @@ topic_inputs = st.one_of(topic_like, st.lists(topic_like, max_size=4))
 def test_subscribe_inputs_give_a_request_or_a_typed_error(
     topics: Any, market: Any, private: bool | None, creds: bool
 ) -> None:
-    auth = {"api_key": "k", "api_secret": "s", "api_memo": "m"} if creds else {}
+    auth: dict[str, Any] = {"api_key": "k", "api_secret": "s", "api_memo": "m"} if creds else {}
     client = WebsocketClient(**auth)
-    for call in (
+    calls: list[Callable[[], Request]] = [
         lambda: client.subscribe(topics, market, private),
         lambda: client.unsubscribe(topics, market, private),
         lambda: client.subscribe_topics(topics),
         lambda: client.unsubscribe_topics(topics),
-    ):
+    ]
+    for call in calls:
         try:
             request = call()
         except BitmartWSError:

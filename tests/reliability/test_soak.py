@@ -32,7 +32,11 @@ async def test_short_soak_is_flat_after_warm_up() -> None:
 
 
 def _client_leftovers(loop: asyncio.AbstractEventLoop, before: set[asyncio.Task[Any]]) -> dict[str, Any]:
-    timers = [h for h in live_timers(loop) if isinstance(getattr(h._callback, "__self__", None), Connection)]
+    timers = [
+        h
+        for h in live_timers(loop)
+        if isinstance(getattr(getattr(h, "_callback", None), "__self__", None), Connection)
+    ]
     tasks = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
     return {"timers": timers, "tasks": tasks}
 
