@@ -278,6 +278,9 @@ class Chaos:
         )
         return self.rng.choice(sessions).id if sessions else None
 
+    def gone(self, session_id: int) -> bool:
+        return session_id not in {s.id for s in self.sim.sessions}
+
     async def drop(self, target: int | None = None, *, reset: bool = False) -> None:
         """Drop one session (None: all) and wait until the simulator has forgotten it."""
         gone = {s.id for s in self.sim.sessions} if target is None else {target}
@@ -565,27 +568,33 @@ def _delay(seconds: float, private: bool | None, *, expect: type[BitmartWSError]
 def _malformed(kind: Malformed) -> Fault:
     async def fault(chaos: Chaos) -> None:
         seen_exc, seen_upd = len(chaos.exceptions), len(chaos.unnumbered)
-        if not await chaos.sim.send_malformed(kind, chaos.pick_session()):
+        target = chaos.pick_session()
+        if target is None or not await chaos.sim.send_malformed(kind, target):
             return
         if kind is Malformed.EMPTY_DATA:  # a valid push with "data": "": delivered as it is
-            await chaos.until(lambda: len(chaos.unnumbered) > seen_upd, "the empty-data push")
-            return
-        await chaos.until(
-            lambda: any(isinstance(e.get("error"), DecodeError) for e in chaos.exceptions[seen_exc:]),
-            f"a DecodeError for the {kind.value} frame",
-        )
+
+            def seen() -> bool:
+                return len(chaos.unnumbered) > seen_upd
+        else:
+
+            def seen() -> bool:
+                return any(isinstance(e.get("error"), DecodeError) for e in chaos.exceptions[seen_exc:])
+
+        # or the session went away meanwhile (a pong timeout on a starved machine) with the frame
+        await chaos.until(lambda: seen() or chaos.gone(target), f"the {kind.value} frame to be handled")
 
     return fault
 
 
 async def _oversized(chaos: Chaos) -> None:
     seen_exc, seen_rec = len(chaos.exceptions), len(chaos.reconnects)
-    if not await chaos.sim.send_oversized(256 * 1024, chaos.pick_session()):
+    target = chaos.pick_session()
+    if target is None or not await chaos.sim.send_oversized(256 * 1024, target):
         return
 
     def reported() -> bool:  # spot: dropped and reported; futures: over 4x the bound, refused (1009)
         too_big = any(isinstance(e.get("error"), MessageTooBig) for e in chaos.exceptions[seen_exc:])
-        return too_big or any(r["code"] == 1009 for r in chaos.reconnects[seen_rec:])
+        return too_big or any(r["code"] == 1009 for r in chaos.reconnects[seen_rec:]) or chaos.gone(target)
 
     await chaos.until(reported, "the oversized message to be refused")
 
