@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest simulate demo bench bench-compare clean
+.PHONY: install test lint typecheck pytest simulate demo bench bench-compare chaos soak clean
 
 # Install chatter goes to stderr: `make demo | jq` sees only the demo's JSON lines.
 $(STAMP): pyproject.toml
@@ -46,6 +46,14 @@ bench: $(STAMP)
 ## installed on first use into ignored folders (benchmarks/.node, benchmarks/.peers); our ratio to each.
 bench-compare: $(STAMP)
 	$(BIN)/python -m benchmarks.compare
+
+## Seeded chaos against the simulator: CHAOS_FAULTS faults (default 500), CHAOS_SEED replays a run.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.reliability.chaos
+
+## Reconnect cycles and messages at volume (SOAK_CYCLES, SOAK_MESSAGES): resources over time.
+soak: $(STAMP)
+	$(BIN)/python -m tests.reliability.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -255,6 +255,10 @@ class _Listener(WSListener):
         transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        # picows stores a local failure (a frame over max_frame_size, say) on a future it completes
+        # right after this callback, and only wait_disconnected() reads it: retrieve it then, or asyncio
+        # logs "Future exception was never retrieved" once nobody awaits it (a drop, not our aclose).
+        asyncio.get_running_loop().call_soon(_retrieve_failure, transport)
         sink = self._sink
         self.detach()
         if sink is None:
@@ -263,6 +267,19 @@ class _Listener(WSListener):
         if code == _ABNORMAL and self._failure is not None:
             code, reason = self._failure
         sink.on_closed(code, reason)
+
+
+def _retrieve_failure(ws: WSTransport) -> None:
+    """Read the failure picows recorded for a closed connection (its disconnect future is done by now)."""
+    waiter = ws.wait_disconnected()
+    try:
+        waiter.send(None)  # the future is done: the await completes (or raises) without suspending
+    except StopIteration:
+        return
+    except Exception as exc:  # the recorded failure, now retrieved; the sink was told with on_closed
+        logger.debug("connection failure recorded by picows: %r", exc)
+        return
+    waiter.close()  # not done after all (cannot happen after connection_lost): leave nothing pending
 
 
 async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:

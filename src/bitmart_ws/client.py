@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 import ssl
 from collections.abc import Callable, Generator, Iterable, Mapping
@@ -187,10 +188,13 @@ class WebsocketClient:
             ("ack_timeout", ack_timeout),
             ("connect_timeout", connect_timeout),
         ):
-            if not value > 0:
-                raise ConfigurationError(f"{name} must be > 0, not {value!r}")
-        if stale_timeout is not None and not stale_timeout > 0:
-            raise ConfigurationError(f"stale_timeout must be > 0 or None, not {stale_timeout!r}")
+            if not 0 < value < math.inf:
+                raise ConfigurationError(f"{name} must be > 0 and finite, not {value!r}")
+        if stale_timeout is not None and not 0 < stale_timeout < math.inf:
+            raise ConfigurationError(f"stale_timeout must be > 0 and finite, or None, not {stale_timeout!r}")
+        if not math.isfinite(time_offset):
+            raise ConfigurationError(f"time_offset must be finite, not {time_offset!r}")
+        RateLimiter(*rate_limit)  # refused now rather than at the first subscribe
         if not isinstance(max_message_size, int) or max_message_size < 1024:
             raise ConfigurationError(
                 f"max_message_size must be an int >= 1024 bytes, not {max_message_size!r}"

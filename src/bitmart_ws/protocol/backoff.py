@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..exceptions import ConfigurationError
@@ -24,7 +25,7 @@ class Backoff:
     jitter: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.base <= 0 or self.maximum < self.base:
+        if not 0 < self.base <= self.maximum < math.inf:
             raise ConfigurationError(
                 f"need 0 < reconnect_delay <= reconnect_max_delay, got {self.base}, {self.maximum}"
             )

@@ -118,11 +118,13 @@ def inflate(data: bytes | bytearray | memoryview) -> bytes:
 
 
 def decode_json(text: bytes | str) -> Any:
-    """Decode one JSON document. Raises :class:`DecodeError`."""
+    """Decode one JSON document. Raises :class:`DecodeError` (also for JSON nested too deep to decode)."""
     try:
         return _decode(text)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"frame is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise DecodeError(f"frame is not valid JSON: nested too deep ({exc})") from exc
 
 
 def parse_frame(market: Market, payload: bytes | str, *, binary: bool) -> Inbound:

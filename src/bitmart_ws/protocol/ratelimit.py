@@ -6,6 +6,7 @@ connection is dropped). The limiter hands out send slots; time is a parameter.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from ..exceptions import ConfigurationError
@@ -34,7 +35,7 @@ class RateLimiter:
         window: float = DEFAULT_RATE_LIMIT[1],
         guard: float | None = None,
     ) -> None:
-        if limit < 1 or window <= 0:
+        if limit < 1 or not 0 < window < math.inf:
             raise ConfigurationError(f"rate limit must be >= 1 message per > 0 s, got {limit}/{window}")
         self.limit = limit
         self.window = window

@@ -721,6 +721,10 @@ class Session:
 
     def _fail(self, now: float, cause: BaseException, *, to_max: bool = False) -> None:
         self._teardown()
+        # An unsubscribe awaiting its ack is done: the socket that carried the topic is gone and no ack
+        # can come (the next socket carries only what is desired then, a later subscribe included).
+        for op, topic in [k for k in self._awaited if k[0] is _UNSUB]:
+            self._settle(op, topic, OK)
         if self.opened and self._down_since is None:  # after `open`, recovery is `reconnected`
             self._down_since = now
         if self._live_since is not None and now - self._live_since >= self.config.stable_after:

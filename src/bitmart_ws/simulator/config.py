@@ -81,6 +81,9 @@ class SimulatorConfig:
         ip_limit_response: how the per-IP limits refuse: ``frame`` accepts the upgrade, sends the error
             frame (spot ``{"event":"error","errorCode":"94001"...}``, futures ``{"success":false,...}``)
             and closes with 1008; ``http`` answers the upgrade with HTTP 429.
+        sequence_pushes: every push of a subscription also carries ``"seq": {"session": id, "topic":
+            text, "n": n}``, ``n`` counting that topic's pushes on that connection from 1 (not a BitMart
+            field: tests use it to prove no update is lost, duplicated or reordered). Off by default.
     """
 
     host: str = "127.0.0.1"
@@ -126,6 +129,7 @@ class SimulatorConfig:
     max_private_connections_per_ip: int | None = None
     futures_max_connections_per_ip: int | None = 500
     ip_limit_response: IpLimitResponse = "frame"
+    sequence_pushes: bool = False
 
     def cadence_of(self, market: Market) -> float:
         """Seconds between the market ticks of ``market``'s dialect (0: ticks only on ``step()``)."""

@@ -63,6 +63,8 @@ class SessionInfo:
     api_key: str | None
     topics: tuple[str, ...]
     protocol_pings: int
+    pushed: tuple[tuple[str, int], ...] = ()
+    """``(topic, pushes sent)`` of every topic this connection pushed (with ``sequence_pushes``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class Session:
     subscribed_once: bool = False
     protocol_pings: int = 0
     over_rate: bool = False
+    pushed: dict[str, int] = field(default_factory=dict)  # topic -> pushes sent (``sequence_pushes``)
 
     @property
     def market(self) -> Market:
@@ -159,6 +162,7 @@ class Session:
             self.account.api_key if self.account else None,
             tuple(self.topics),
             self.protocol_pings,
+            tuple(self.pushed.items()),
         )
 
     # -- sending -----------------------------------------------------------------------------------
@@ -175,6 +179,15 @@ class Session:
         for message in messages:
             await self.push(message)
 
+    async def push_topic(self, topic: str, messages: list[dict[str, Any]]) -> None:
+        """The pushes of a subscription, numbered per topic when ``sequence_pushes`` is on."""
+        if not self.venue.config.sequence_pushes:
+            await self.push_all(messages)
+            return
+        for message in messages:
+            n = self.pushed[topic] = self.pushed.get(topic, 0) + 1
+            await self.push({**message, "seq": {"session": self.id, "topic": topic, "n": n}})
+
     # -- subscriptions -----------------------------------------------------------------------------
 
     def check_topic(self, text: str) -> Topic | tuple[str, str]:
@@ -188,7 +201,7 @@ class Session:
         start_topic(self.venue, self, topic)
         self.venue.notify()
         if topic.text not in self.venue.faults.paused_topics:
-            await self.push_all(first_frames(self.venue, self, topic))
+            await self.push_topic(topic.text, first_frames(self.venue, self, topic))
 
     def remove_topic(self, text: str) -> None:
         if self.topics.pop(text, None) is not None:
@@ -345,7 +358,7 @@ async def _push_loop(session: Session) -> None:
         for topic in list(session.topics.values()):
             if topic.text in venue.faults.paused_topics or topic.text not in session.topics:
                 continue
-            await session.push_all(tick_frames(venue, session, topic, batch))
+            await session.push_topic(topic.text, tick_frames(venue, session, topic, batch))
         session.tick_seen = tick
         if clock.manual:
             venue.notify()
