@@ -113,35 +113,27 @@ class Emitter:
         self.update_async = self._async["update"]
 
     def emit(self, event: str, payload: dict[str, Any]) -> None:
+        """Call every handler of ``event`` (the connection's hot path inlines this for ``update``,
+        over :attr:`update_sync`, :meth:`returned` and :meth:`enqueue_async`)."""
         for handler in self._sync[event]:
             try:
                 result = handler(payload)
             except Exception as exc:
                 self.handler_failed(event, handler, exc, payload)
             else:
-                if result is not None and inspect.isawaitable(result):
-                    self._enqueue(event, handler, result, payload)
+                if result is not None:
+                    self.returned(event, handler, result, payload)
+        if self._async[event]:
+            self.enqueue_async(event, payload)
+
+    def returned(self, event: str, handler: Handler, result: Any, payload: dict[str, Any]) -> None:
+        """A sync handler returned something: an awaitable runs on the dispatcher, in order."""
+        if inspect.isawaitable(result):
+            self._enqueue(event, handler, result, payload)
+
+    def enqueue_async(self, event: str, payload: dict[str, Any]) -> None:
         for handler in self._async[event]:
             self._enqueue(event, handler, None, payload)
-
-    def emit_update(self, payload: dict[str, Any]) -> None:
-        """:meth:`emit` for ``update``, the hot path: the sync handlers are called directly.
-
-        Deliberately a copy of :meth:`emit` over the cached ``update_sync``/``update_async``: routing
-        pushes through ``emit("update", ...)`` (two dict lookups per message) measured 3-4 points
-        lower on ``make bench`` (futures ticker 0.83-0.89 of the floor instead of 0.88-0.94).
-        """
-        for handler in self.update_sync:
-            try:
-                result = handler(payload)
-            except Exception as exc:
-                self.handler_failed("update", handler, exc, payload)
-            else:
-                if result is not None and inspect.isawaitable(result):
-                    self._enqueue("update", handler, result, payload)
-        if self.update_async:
-            for handler in self.update_async:
-                self._enqueue("update", handler, None, payload)
 
     def handler_failed(
         self, event: str, handler: Handler, exc: BaseException, payload: dict[str, Any]

@@ -182,7 +182,7 @@ async def test_stale_watchdog_is_off_by_default_and_validated(sim) -> None:
         await client.subscribe("spot/ticker:BTC_USDT", "spot")
         conn = client.connections()[0]
         # no per-topic bookkeeping on the hot path: pushes go straight to the emitter
-        assert conn.session.fresh is None and conn._deliver == client._emitter.emit_update
+        assert conn.session.fresh is None and conn._stamp is None
 
 
 # --- W12: re-subscribing while the unsubscribe is in flight ------------------------------------
