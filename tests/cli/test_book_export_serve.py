@@ -171,7 +171,9 @@ def test_export_writes_typed_rows_per_channel(recording: Path, tmp_path: Path) -
 
     # the README's query
     query = f"SELECT symbol, count(*) AS n, avg(last_price) AS avg_price FROM '{out}/spot_ticker.parquet' GROUP BY symbol"
-    rows = duckdb.sql(query).fetchall()
+    relation = duckdb.sql(query)
+    assert relation is not None
+    rows = relation.fetchall()
     assert rows and rows[0][0] == "BTC_USDT" and rows[0][1] == expected["spot/ticker"]
 
 
