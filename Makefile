@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest simulate demo bench bench-compare chaos soak clean
+.PHONY: install test lint typecheck pytest simulate demo bench bench-compare chaos soak docs clean
 
 # Install chatter goes to stderr: `make demo | jq` sees only the demo's JSON lines.
 $(STAMP): pyproject.toml
@@ -55,5 +55,9 @@ chaos: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m tests.reliability.soak
 
+## The documentation site (MkDocs, API reference from the docstrings) into site/.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) site build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,8 +1,9 @@
 """The ``bitmart-ws`` command line (also ``python -m bitmart_ws``).
 
-Commands: ``stream``, ``record``, ``replay``, ``channels``, ``demo``, ``simulate`` (``bitmart-ws --help``;
-docs/cli.md). Messages go to stdout as JSON lines; notices go to stderr. Exit status: 0 done, 1 a
-BitMart or connection error, 2 a usage or configuration error, 130 interrupted (Ctrl-C or SIGTERM).
+Commands: ``stream``, ``record``, ``replay``, ``book``, ``export``, ``channels``, ``demo``, ``simulate``
+(``bitmart-ws --help``; docs/cli.md). Messages go to stdout as JSON lines; notices go to stderr.
+Exit status: 0 done, 1 a BitMart or connection error, 2 a usage or configuration error, 130
+interrupted (Ctrl-C or SIGTERM).
 
 Credentials for private topics come from ``BITMART_API_KEY``, ``BITMART_API_SECRET`` and
 ``BITMART_API_MEMO`` (never from the command line, where other users could read them).
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..exceptions import BitmartWSError, ConfigurationError
-from . import _jobs
+from . import _book, _export, _jobs
 from ._args import CREDENTIAL_VARIABLES, EXIT_CODES, add_simulate_arguments, build_parser
 from ._console import Console
 
@@ -33,6 +34,8 @@ _JOBS: dict[str, tuple[Job, int]] = {
     "stream": (_jobs.stream, INTERRUPTED),
     "record": (_jobs.record, INTERRUPTED),
     "replay": (_jobs.replay, INTERRUPTED),
+    "book": (_book.book, INTERRUPTED),
+    "export": (_export.export, INTERRUPTED),
     "demo": (_jobs.demo, INTERRUPTED),
     "channels": (_jobs.channels, INTERRUPTED),
     "simulate": (_jobs.simulate, 0),  # a server: a signal is how it is meant to end

@@ -47,6 +47,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -140,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bitmart-ws``."""
     parser = argparse.ArgumentParser(
         prog="bitmart-ws",
-        description="BitMart WebSocket tools: stream, record and replay topics; run the BitMart simulator.",
+        description="BitMart WebSocket tools: stream, record, replay and export topics; watch an order book; "
+        "run the BitMart simulator.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -177,10 +188,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limits(record)
     _add_source(record)
 
-    replay = _command(commands, "replay", "print the messages of a recording as JSON lines")
+    replay = _command(
+        commands,
+        "replay",
+        "print the messages of a recording as JSON lines, or serve them through the simulator",
+    )
     replay.add_argument("file", type=Path, metavar="FILE", help="the first file of a recording set")
     replay.add_argument(
-        "--speed", type=float, default=0.0, help="1 = recorded pace, 2 = twice as fast, 0 = at once (default)"
+        "--speed",
+        type=_non_negative_float,
+        default=None,
+        help="1 = recorded pace, 2 = twice as fast, 0 = at once (default 0; with --serve, 1)",
+    )
+    replay.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the recording through the simulator (prints its URLs like `simulate`); the replay "
+        "starts at the first subscription to a recorded topic and the command ends after the last message",
+    )
+    replay.add_argument("--host", default="127.0.0.1", help="with --serve: interface to bind")
+    replay.add_argument("--spot-port", type=int, default=0, help="with --serve: spot port (0: a free port)")
+    replay.add_argument(
+        "--futures-port", type=int, default=0, help="with --serve: futures port (0: a free port)"
+    )
+
+    book = _command(
+        commands,
+        "book",
+        "a live view of the local order book of SYMBOL (JSON objects when stdout is not a terminal)",
+    )
+    book.add_argument("market", choices=("spot", "futures"), help="spot or futures")
+    book.add_argument("symbol", metavar="SYMBOL", help="BTC_USDT (spot) or BTCUSDT (futures)")
+    book.add_argument(
+        "--depth", type=int, help="futures: 5, 20 or 50 levels kept (default 50); spot books keep 100"
+    )
+    book.add_argument("--levels", type=_positive_int, default=10, help="levels shown per side (default 10)")
+    book.add_argument(
+        "--once", action="store_true", help="print the first valid book as one JSON object and exit"
+    )
+    book.add_argument(
+        "--seconds", type=_positive_float, help="stop this long after the start (default: until Ctrl-C)"
+    )
+    _add_source(book)
+
+    export = _command(
+        commands, "export", "typed rows of a recording, one Parquet file per channel (needs pyarrow)"
+    )
+    export.add_argument("file", type=Path, metavar="FILE", help="the first file of a recording set")
+    export.add_argument("--to", choices=("parquet",), required=True, help="the output format")
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder of the files (created if missing)"
     )
 
     _command(commands, "channels", "list every known channel with an example topic")

@@ -25,6 +25,7 @@ class Console:
         self._err = stderr or sys.stderr
         self.stdout_closed = False
         self.status_enabled = _isatty(self._err)
+        self.stdout_is_terminal = _isatty(self._out)
         self._status_shown = False
 
     def message(self, line: str) -> None:

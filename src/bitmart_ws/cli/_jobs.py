@@ -22,12 +22,15 @@ from ..exceptions import (
     AckTimeout,
     AuthenticationError,
     ConfigurationError,
+    DecodeError,
+    InvalidTopic,
     SubscriptionError,
     TransportError,
 )
+from ..models import decode
 from ..protocol.keys import Market, WsKey
-from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key, validate_symbol
-from ..recording import Damage, Recorder, RecordKind, read_recording
+from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key, parse_topic, validate_symbol
+from ..recording import Damage, Record, Recorder, RecordKind, read_recording
 from ..simulator import DEFAULT_ACCOUNT, Account, Simulator, SimulatorConfig
 from ..simulator.market import futures_symbol
 from ._args import CREDENTIAL_VARIABLES
@@ -132,7 +135,7 @@ async def _serving(config: SimulatorConfig) -> AsyncIterator[Simulator]:
 
 
 @contextlib.asynccontextmanager
-async def _client_options(
+async def client_options(
     args: argparse.Namespace, topics: Sequence[str], console: Console
 ) -> AsyncIterator[dict[str, Any]]:
     """Options of :class:`WebsocketClient` for the source the arguments name (the simulator by default)."""
@@ -168,7 +171,7 @@ async def _client_options(
 # -- streaming ----------------------------------------------------------------------------------------
 
 
-class _Watch:
+class Watch:
     """Follows one client's lifecycle events: live connections, failures, rates, for notices and status."""
 
     def __init__(self, console: Console) -> None:
@@ -243,7 +246,7 @@ class _Streaming:
         self.console = console
         self.emit = emit
         self.count = count
-        self.watch = _Watch(console)
+        self.watch = Watch(console)
         self.rejected: dict[str, tuple[str | None, str]] = {}
         self.done = asyncio.Event()
 
@@ -324,7 +327,7 @@ def _recorder(path: Any, **options: Any) -> Iterator[Recorder | None]:
         yield recorder
 
 
-async def _until(seconds: float | None, work: Callable[[], Any]) -> None:
+async def run_until(seconds: float | None, work: Callable[[], Any]) -> None:
     """Run ``work()`` until it returns or ``seconds`` after now (a deadline, not an error)."""
     try:
         async with asyncio.timeout(seconds) as deadline:
@@ -350,14 +353,14 @@ async def _stream_to(
     streaming = _Streaming(topics, console, emit, args.count)
 
     async def work() -> None:
-        async with _client_options(args, topics, console) as options:
+        async with client_options(args, topics, console) as options:
             if recorder is None:
                 await streaming.run(options)
                 return
             async with _every(FLUSH_EVERY, recorder.flush):
                 await streaming.run(options)
 
-    await _until(args.seconds, work)  # the deadline counts from the start, connecting included
+    await run_until(args.seconds, work)  # the deadline counts from the start, connecting included
     return streaming.exit_status()
 
 
@@ -400,26 +403,120 @@ async def demo(args: argparse.Namespace, console: Console) -> int:
 
 
 async def replay(args: argparse.Namespace, console: Console) -> int:
-    """``replay FILE``: the recorded messages as JSON lines; a damaged file is reported (status 1)."""
+    """``replay FILE``: the recorded messages as JSON lines (or served with ``--serve``); a damaged
+    file is reported (status 1)."""
     damaged: list[Damage] = []
 
     def on_damage(damage: Damage) -> None:
         damaged.append(damage)
         console.notice(f"damaged recording: {damage}")
 
-    previous: int | None = None
-    for number, item in enumerate(read_recording(args.file, on_damage), 1):
-        if item.kind is not RecordKind.MESSAGE:
-            continue
-        if args.speed > 0 and previous is not None and item.received_ns > previous:
-            await asyncio.sleep((item.received_ns - previous) / 1e9 / args.speed)
-        elif number % 1000 == 0:
-            await asyncio.sleep(0)  # let Ctrl-C / SIGTERM in
-        previous = item.received_ns
+    records = (r for r in read_recording(args.file, on_damage) if r.kind is RecordKind.MESSAGE)
+    if args.serve:
+        await _serve_replay(args, console, records)
+        return 1 if damaged else 0
+    async for item in _paced(records, args.speed or 0.0):
         console.message(item.payload.decode())
         if console.stdout_closed:
             return 0
     return 1 if damaged else 0
+
+
+async def _paced(records: Iterator[Record], speed: float) -> AsyncIterator[Record]:
+    """``records`` at ``speed`` times their recorded pace (0: at once, letting signals in now and then)."""
+    previous: int | None = None
+    for number, item in enumerate(records, 1):
+        if speed > 0 and previous is not None and item.received_ns > previous:
+            await asyncio.sleep((item.received_ns - previous) / 1e9 / speed)
+        elif number % 1000 == 0:
+            await asyncio.sleep(0)  # let Ctrl-C / SIGTERM in
+        previous = item.received_ns
+        yield item
+
+
+SERVE_GRACE = 1.0
+"""``replay --serve``: seconds after the first subscription before the replay starts anyway, when not
+every recorded topic has a subscriber by then."""
+
+
+def served_topics(message: Any) -> tuple[str, ...]:
+    """The topics a recorded ``update`` message is pushed to: its topic, and the topic without the speed
+    suffix the server adds (``futures/ticker:BTCUSDT@100ms`` is subscribed as ``futures/ticker:BTCUSDT``)."""
+    if not isinstance(message, dict):
+        return ()
+    try:
+        topic = decode(message).topic
+    except DecodeError:
+        return ()
+    base = topic.partition("@")[0]
+    return (base,) if base == topic else (base, topic)
+
+
+def _replay_config(file: Any, args: argparse.Namespace) -> tuple[SimulatorConfig, dict[str, tuple[str, ...]]]:
+    """The simulator settings serving a recording's symbols, and its topics (base -> candidates)."""
+    topics: dict[str, tuple[str, ...]] = {}
+    symbols: dict[Market, dict[str, None]] = {Market.SPOT: {}, Market.FUTURES: {}}
+    for record in read_recording(file, lambda damage: None):  # damage is reported by the replay pass
+        if record.kind is not RecordKind.MESSAGE:
+            continue
+        candidates = served_topics(record.message())
+        if not candidates or candidates[0] in topics:
+            continue
+        topics[candidates[0]] = candidates
+        try:
+            parsed = parse_topic(candidates[0])
+        except InvalidTopic:
+            continue
+        if parsed.symbol is not None:
+            symbols[parsed.market][parsed.symbol] = None
+    config = SimulatorConfig(
+        host=args.host,
+        spot_port=args.spot_port,
+        futures_port=args.futures_port,
+        symbols=tuple(symbols[Market.SPOT]) or SimulatorConfig().symbols,
+        futures_symbols=tuple(symbols[Market.FUTURES]),
+        cadence=0,  # no market of its own: only the recording is pushed
+    )
+    return config, topics
+
+
+async def _serve_replay(args: argparse.Namespace, console: Console, records: Iterator[Record]) -> None:
+    config, topics = _replay_config(args.file, args)
+    async with _serving(config) as sim:
+        for candidates in topics.values():
+            for topic in candidates:
+                sim.pause_topic(topic)  # subscribers get the recording only, not the simulator's own frames
+        console.message(json.dumps(sim.urls))
+        console.notice(
+            f"serving {len(topics)} recorded topic(s); the replay starts when a client subscribes "
+            f"({', '.join(topics) or 'none'})"
+        )
+
+        def subscribed() -> set[str]:
+            return {t for session in sim.sessions for t in session.topics}
+
+        def covered(every: bool) -> bool:
+            held = subscribed()
+            hits = (any(t in held for t in candidates) for candidates in topics.values())
+            return all(hits) if every else any(hits)
+
+        while not covered(every=False):
+            with contextlib.suppress(TimeoutError):
+                await sim.wait_for(lambda: covered(every=False), timeout=3600)
+        with contextlib.suppress(TimeoutError):
+            await sim.wait_for(lambda: covered(every=True), timeout=SERVE_GRACE)
+        pushed = unheard = 0
+        speed = 1.0 if args.speed is None else args.speed
+        async for record in _paced(records, speed):
+            message = record.message()
+            if isinstance(message, dict):
+                message.pop("wsKey", None)  # added by the client, never on the wire
+            reached = 0
+            for topic in served_topics(message):
+                reached += await sim.push_raw(topic, message)
+            pushed += 1
+            unheard += reached == 0
+        console.notice(f"replayed {pushed} message(s); {unheard} had no subscriber")
 
 
 async def simulate(args: argparse.Namespace, console: Console) -> int:

@@ -362,6 +362,20 @@ class Simulator:
         """Push ``topic`` again."""
         self.faults.paused_topics.discard(topic)
 
+    async def push_raw(self, topic: str, message: dict[str, Any]) -> int:
+        """Push ``message`` as a data frame to every session subscribed to ``topic`` (exactly as
+        subscribed), encoded by its dialect (spot: raw-deflate binary per ``compress``).
+
+        It is sent as given, whatever the market state says, and also while ``topic`` is paused: a
+        replay pauses the topics it serves so that only recorded messages reach them. Returns how
+        many sessions got it.
+        """
+        targets = [s for s in self._venue.sessions.values() if topic in s.topics]
+        for session in targets:
+            with contextlib.suppress(ConnectionClosed):
+                await session.push(message)
+        return len(targets)
+
     async def send_malformed(self, kind: Malformed = Malformed.TEXT, session_id: int | None = None) -> int:
         """Send one broken frame of ``kind`` (see :data:`MALFORMED`) to every session (or one).
 
