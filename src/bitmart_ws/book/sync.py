@@ -1,6 +1,6 @@
 """Keeping one local book in sync with BitMart's incremental depth channel (pure: time is a parameter).
 
-Rules (protocol reference §3.4, §5.4, §7.7), for ``spot/depth/increase100`` and
+BitMart's book rules, for ``spot/depth/increase100`` and
 ``futures/depthIncrease{5,20,50}``:
 
 * a ``snapshot`` push replaces the book; ``update`` pushes apply in strict ``version`` order:

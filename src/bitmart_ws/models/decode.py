@@ -130,7 +130,7 @@ CHANNEL_MODELS: tuple[ChannelModel, ...] = (
     ChannelModel("futures/position", FuturesPosition, Shape.LIST),
     ChannelModel("futures/order", FuturesOrderEvent, Shape.LIST, _futures_order),
 )
-"""Every channel family of the protocol reference (§3, §5) and the model of its items."""
+"""Every channel family of BitMart (spot and futures) and the model of its items."""
 
 
 def _resolve() -> dict[str, ChannelModel]:

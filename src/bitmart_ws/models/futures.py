@@ -1,4 +1,4 @@
-"""Futures v2 channel models (protocol reference §5): one ``data`` object (or array element) each.
+"""Futures v2 channel models: one ``data`` object (or array element) each.
 
 Field names are the wire's (camelCase and snake_case mixed, as sent). Times are int ms. Levels are
 ``FuturesLevel(price, vol)`` objects, as on the wire; ``vol`` is in contracts.

@@ -1,4 +1,4 @@
-"""Spot channel models (protocol reference §3): one ``data[i]`` item each, field names as on the wire.
+"""Spot channel models: one ``data[i]`` item each, field names as on the wire.
 
 Levels are ``(price, size)`` pairs; asks ascending, bids descending, as sent. Times are int ms.
 """

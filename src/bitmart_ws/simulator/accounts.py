@@ -60,7 +60,7 @@ DEFAULT_ACCOUNT = Account(api_key="sim-key", api_secret="sim-secret", api_memo="
 
 @dataclass(frozen=True, slots=True)
 class LoginFailure:
-    """Why a login was refused: the spot error code and message (§2.5); futures uses only the text."""
+    """Why a login was refused: the spot error code and message; futures uses only the text."""
 
     code: str
     message: str
@@ -153,7 +153,7 @@ _SPOT_STATES = {"new": "4", "partially_filled": "5", "filled": "6", "canceled": 
 @dataclass
 class AccountActivity:
     """Deterministic activity of one account: an order lifecycle per step, the resulting balance
-    change, futures orders, asset balances and positions (pushed every step, as the 10 s timer of §5.10).
+    change, futures orders, asset balances and positions (pushed every step, as BitMart's 10 s position timer).
     """
 
     account: Account

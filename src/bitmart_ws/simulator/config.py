@@ -14,7 +14,7 @@ from .market import futures_symbol
 __all__ = ["DEFAULT_CADENCE", "Compress", "IpLimitResponse", "SimulatorConfig"]
 
 DEFAULT_CADENCE: Mapping[Market, float] = MappingProxyType({Market.SPOT: 0.1, Market.FUTURES: 1.0})
-"""BitMart's push cadence per dialect (§3.4: spot increase100 every 100 ms; §5.4: futures 1 frame/s)."""
+"""BitMart's push cadence per dialect (spot increase100 every 100 ms; futures observed at 1 frame/s)."""
 
 Compress = Literal["always", "never", "mixed"]
 IpLimitResponse = Literal["frame", "http"]
@@ -22,7 +22,7 @@ IpLimitResponse = Literal["frame", "http"]
 
 @dataclass(frozen=True, slots=True)
 class SimulatorConfig:
-    """Everything the simulator can be told (defaults follow §8 of the protocol reference).
+    """Everything the simulator can be told (defaults follow BitMart's documented behaviour).
 
     Durations are seconds (``float``) unless the name ends in ``_ms``; ``None`` or ``0`` turns a limit off.
 

@@ -1,4 +1,4 @@
-"""The futures v2 dialect (``openapi-ws-v2``, protocol reference §4): ``action`` envelopes, the System pong,
+"""The futures v2 dialect (``openapi-ws-v2``): ``action`` envelopes, the System pong,
 ``access``, one ack per topic echoing the request, free-text errors, and text data pushes."""
 
 from __future__ import annotations

@@ -302,7 +302,7 @@ class SymbolMarket:
             return sorted(self.asks.items())[:depth]
         return sorted(self.bids.items(), reverse=True)[:depth]
 
-    # -- spot payloads (§3) ------------------------------------------------------------------------
+    # -- spot payloads ------------------------------------------------------------------------
 
     def spot_ticker(self, now_ms: int) -> dict[str, Any]:
         inst = self.instrument
@@ -365,7 +365,7 @@ class SymbolMarket:
             "ms_t": now_ms,
         }
 
-    # -- futures payloads (§5) ---------------------------------------------------------------------
+    # -- futures payloads ---------------------------------------------------------------------
 
     def futures_ticker(self) -> dict[str, Any]:
         inst = self.instrument
@@ -460,7 +460,7 @@ class SymbolMarket:
 
 @dataclass
 class IncrementalStream:
-    """One subscriber's view of an incremental book (spot §3.4, futures §5.4).
+    """One subscriber's view of an incremental book.
 
     The stream remembers the window it last sent and emits the difference to the current window, so a
     client that applies the updates to the snapshot holds exactly the server's top ``depth`` levels.

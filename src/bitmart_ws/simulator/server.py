@@ -1,7 +1,7 @@
 """The simulator: two ``websockets`` servers (the spot and futures v2 dialects), their market clocks, the
 HTTP upgrade (paths, refusals, per-IP limits), fault injection and the server-side view for tests.
 
-Wire formats follow ``bitmart-protocol.md`` (§2 spot, §4 futures, §8 behaviour matrix). The pieces:
+Wire formats are BitMart's (spot and futures v2 dialects, limits, error codes). The pieces:
 ``session.py`` (one connection: loops and limits), ``spot.py`` and ``futures.py`` (the dialects),
 ``channels.py`` (the channel table), ``venue.py`` (the shared state), ``wire.py`` (websockets hooks).
 Topics are validated with the protocol core's channel registry and signatures checked with the core's

@@ -1,4 +1,4 @@
-"""The spot dialect (``ws-manager-compress``, protocol reference §2): ``op`` envelopes, text ``ping``,
+"""The spot dialect (``ws-manager-compress``): ``op`` envelopes, text ``ping``,
 login, per-topic acks and error frames with string codes, and raw-deflate binary data pushes."""
 
 from __future__ import annotations
