@@ -153,7 +153,8 @@ _SPOT_STATES = {"new": "4", "partially_filled": "5", "filled": "6", "canceled": 
 @dataclass
 class AccountActivity:
     """Deterministic activity of one account: an order lifecycle per step, the resulting balance
-    change, futures orders, asset balances and positions (pushed every step, as BitMart's 10 s position timer).
+    change, futures orders, asset balances and positions (pushed every step, as BitMart's 10 s
+    position timer).
     """
 
     account: Account
