@@ -68,6 +68,7 @@ class Settings:
     max_message_size: int = _transport.MAX_MESSAGE_SIZE
     proxy: ProxyURL | None = None
     ssl_context: ssl.SSLContext | None = None
+    frame_tap: Callable[[str, bytes, bool], None] | None = None
 
 
 class Connection:
@@ -338,7 +339,7 @@ class Connection:
         try:
             transport = await _transport.connect(
                 url,
-                self,
+                self if self._s.frame_tap is None else _Tapped(self, self._s.frame_tap),
                 within=self._s.connect_timeout,
                 max_message_size=self._max_message,
                 proxy=self._s.proxy,
@@ -458,3 +459,25 @@ class Connection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class _Tapped:
+    """The sink of a connection whose frames are also handed, as received, to ``frame_tap``
+    (``ws_key, payload, binary``) first. Only used with the option: no cost on the plain path."""
+
+    __slots__ = ("_conn", "_key", "_tap", "on_closed", "on_oversized")
+
+    def __init__(self, conn: Connection, tap: Callable[[str, bytes, bool], None]) -> None:
+        self._conn = conn
+        self._tap = tap
+        self._key = conn.key.value
+        self.on_closed = conn.on_closed
+        self.on_oversized = conn.on_oversized
+
+    def on_text(self, data: bytes) -> None:
+        self._tap(self._key, data, False)
+        self._conn.on_text(data)
+
+    def on_binary(self, payload: memoryview) -> None:
+        self._tap(self._key, bytes(payload), True)
+        self._conn.on_binary(payload)

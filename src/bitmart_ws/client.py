@@ -125,6 +125,8 @@ class WebsocketClient:
         ssl_context: for ``wss://``, e.g. ``ssl.create_default_context(cafile=...)`` to trust a
             private CA. Certificate verification cannot be turned off (a context that does not
             verify is a :class:`ConfigurationError`).
+        frame_tap: called with ``(ws_key, payload, binary)`` for every frame as received, before it is
+            decoded (what ``bitmart-ws record`` writes); ``payload`` is ``bytes``, safe to keep.
         numbers: ``"decimal"`` (exact, the default) or ``"float"`` (about twice as fast): the number
             type of the typed values of :meth:`stream` and :meth:`order_book`.
         handler_queue: ``(maxsize, overflow)`` of the queue feeding ``async def`` handlers (default
@@ -174,6 +176,7 @@ class WebsocketClient:
         proxy: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         numbers: str = "decimal",
+        frame_tap: Callable[[str, bytes, bool], None] | None = None,
         handler_queue: tuple[int, str] = (10_000, "block"),
     ) -> None:
         if api_key and api_secret and api_memo:
@@ -221,6 +224,7 @@ class WebsocketClient:
             max_message_size=max_message_size,
             proxy=parse_proxy_url(proxy) if proxy is not None else None,
             ssl_context=ssl_context,
+            frame_tap=frame_tap,
         )
         _transport.check_ssl_context(ssl_context)
         self._attempts = RateLimiter(*connect_rate)

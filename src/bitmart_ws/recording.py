@@ -17,8 +17,11 @@ blocks and ``fsync``\\ s after each one, so a crash or a power loss costs at mos
 still buffered (at most ``flush_interval`` seconds of them when :meth:`Recorder.flush` is called that
 often) and, at worst, leaves one partial block at the end of the last file.
 
-``kind`` says what the payload is; today only :attr:`RecordKind.MESSAGE` (the message dict that the
-client's ``update`` event delivers, JSON-encoded) is written. A reader skips kinds it does not know.
+``kind`` says what the payload is: a frame exactly as received (:attr:`RecordKind.TEXT_FRAME`,
+:attr:`RecordKind.BINARY_FRAME`: what ``bitmart-ws record`` writes, through the client's ``frame_tap``)
+or the message dict that the client's ``update`` event delivers (:attr:`RecordKind.MESSAGE`).
+:func:`updates` turns frames into those messages with the client's own decoding. A reader skips kinds
+it does not know.
 
 Files written by older versions of ``bitmart-ws stream --record`` (JSON lines ``{"ts": ms, "msg": {...}}``)
 are read too.
@@ -31,7 +34,7 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +43,8 @@ from typing import IO, Any, Self
 import msgspec
 
 from .exceptions import BitmartWSError, ConfigurationError
+from .protocol.inbound import Push, parse_frame
+from .protocol.keys import WsKey
 
 __all__ = [
     "MAGIC",
@@ -52,6 +57,7 @@ __all__ = [
     "parse_size",
     "read_recording",
     "recording_files",
+    "updates",
 ]
 
 MAGIC = b"BMWSREC\x01"
@@ -70,6 +76,10 @@ class RecordKind(enum.IntEnum):
 
     MESSAGE = 1
     """The message dict of an ``update`` event (``wsKey`` included), JSON-encoded."""
+    TEXT_FRAME = 2
+    """A text frame exactly as received (data pushes, acknowledgements, pongs alike)."""
+    BINARY_FRAME = 3
+    """A binary frame exactly as received (spot's raw-deflate data pushes)."""
 
 
 class RecordingError(BitmartWSError):
@@ -325,6 +335,10 @@ class Recorder:
         if self._buffered >= self.block_bytes or received_ns - self._buffer[0].received_ns >= self.flush_ns:
             self.flush()
 
+    def write_frame(self, ws_key: str, payload: bytes, binary: bool, received_ns: int) -> None:
+        """Record one frame exactly as received, as :attr:`RecordKind.TEXT_FRAME` or ``BINARY_FRAME``."""
+        self.write(ws_key, payload, received_ns, RecordKind.BINARY_FRAME if binary else RecordKind.TEXT_FRAME)
+
     def write_message(self, message: Any, received_ns: int) -> None:
         """Record an ``update`` message (a dict with ``wsKey``) as :attr:`RecordKind.MESSAGE`."""
         self.write(str(message.get("wsKey", "")), _encode(message), received_ns)
@@ -422,3 +436,25 @@ def parse_size(text: str) -> int:
     if size <= 0:
         raise ConfigurationError(f"not a positive size: {text!r} (e.g. 100M, 64k, 5000)")
     return size
+
+
+def updates(records: Iterable[Record]) -> Iterator[Record]:
+    """The ``update`` messages of ``records``, as :attr:`RecordKind.MESSAGE` records, in order.
+
+    Frame records go through the client's own decoding (:func:`bitmart_ws.protocol.parse_frame`:
+    inflate, decode and the one "data push" predicate): a data push becomes the message the
+    ``update`` event delivered (``wsKey`` added); acknowledgements, pongs and undecodable frames are
+    skipped, as the client never hands them to ``update`` handlers.
+    """
+    for record in records:
+        if record.kind is RecordKind.MESSAGE:
+            yield record
+            continue
+        try:
+            market = WsKey(record.ws_key).market
+        except ValueError:
+            continue
+        inbound = parse_frame(market, record.payload, binary=record.kind is RecordKind.BINARY_FRAME)
+        if isinstance(inbound, Push):
+            message = {**inbound.raw, "wsKey": record.ws_key}
+            yield Record(RecordKind.MESSAGE, record.received_ns, record.ws_key, _encode(message))

@@ -27,7 +27,7 @@ import msgspec
 
 from ..exceptions import ConfigurationError, DecodeError
 from ..models import Decoder, RawUpdate
-from ..recording import Damage, RecordKind, read_recording
+from ..recording import Damage, read_recording, updates
 from ._console import Console
 
 __all__ = ["export", "item_row"]
@@ -84,9 +84,7 @@ async def export(args: argparse.Namespace, console: Console) -> int:
     decoder = Decoder(numbers="float")
     tables: dict[str, list[dict[str, Any]]] = {}
     undecodable = 0
-    for record in read_recording(args.file, on_damage):
-        if record.kind is not RecordKind.MESSAGE:
-            continue
+    for record in updates(read_recording(args.file, on_damage)):
         head = {"received_ms": record.received_ns // 1_000_000, "ws_key": record.ws_key}
         try:
             update = decoder.decode(record.message())

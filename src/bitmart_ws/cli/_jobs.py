@@ -30,7 +30,7 @@ from ..exceptions import (
 from ..models import decode
 from ..protocol.keys import Market, WsKey
 from ..protocol.topics import CHANNELS, ArgKind, ChannelSpec, group_by_key, parse_topic, validate_symbol
-from ..recording import Damage, Record, Recorder, RecordKind, read_recording
+from ..recording import Damage, Record, Recorder, read_recording, updates
 from ..simulator import DEFAULT_ACCOUNT, Account, Simulator, SimulatorConfig
 from ..simulator.market import futures_symbol
 from ._args import CREDENTIAL_VARIABLES
@@ -345,10 +345,12 @@ async def _stream_to(
     recorder: Recorder | None,
 ) -> int:
     def emit(message: dict[str, Any]) -> None:
-        if recorder is not None:
-            recorder.write_message(message, time.time_ns())
         if show is not None:
             show(message)
+
+    def record(ws_key: str, payload: bytes, binary: bool) -> None:
+        assert recorder is not None
+        recorder.write_frame(ws_key, payload, binary, time.time_ns())
 
     streaming = _Streaming(topics, console, emit, args.count)
 
@@ -358,7 +360,7 @@ async def _stream_to(
                 await streaming.run(options)
                 return
             async with _every(FLUSH_EVERY, recorder.flush):
-                await streaming.run(options)
+                await streaming.run({**options, "frame_tap": record})  # the frames as received
 
     await run_until(args.seconds, work)  # the deadline counts from the start, connecting included
     return streaming.exit_status()
@@ -411,7 +413,7 @@ async def replay(args: argparse.Namespace, console: Console) -> int:
         damaged.append(damage)
         console.notice(f"damaged recording: {damage}")
 
-    records = (r for r in read_recording(args.file, on_damage) if r.kind is RecordKind.MESSAGE)
+    records = updates(read_recording(args.file, on_damage))
     if args.serve:
         await _serve_replay(args, console, records)
         return 1 if damaged else 0
@@ -456,9 +458,7 @@ def _replay_config(file: Any, args: argparse.Namespace) -> tuple[SimulatorConfig
     """The simulator settings serving a recording's symbols, and its topics (base -> candidates)."""
     topics: dict[str, tuple[str, ...]] = {}
     symbols: dict[Market, dict[str, None]] = {Market.SPOT: {}, Market.FUTURES: {}}
-    for record in read_recording(file, lambda damage: None):  # damage is reported by the replay pass
-        if record.kind is not RecordKind.MESSAGE:
-            continue
+    for record in updates(read_recording(file, lambda damage: None)):  # damage: reported by the replay
         candidates = served_topics(record.message())
         if not candidates or candidates[0] in topics:
             continue
