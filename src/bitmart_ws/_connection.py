@@ -137,10 +137,6 @@ class Connection:
     def state(self) -> ConnState:
         return self.session.state
 
-    @property
-    def current_url(self) -> str:
-        return self.session.url
-
     # ------------------------------------------------------------------------------------------------
     # Hot path: called by the transport for every data frame, synchronously, in arrival order.
     def on_binary(self, payload: memoryview) -> None:

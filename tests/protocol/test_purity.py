@@ -1,4 +1,5 @@
-"""The sans-I/O core must not import I/O, clocks or threads, directly or through its own imports."""
+"""The sans-I/O packages (the protocol core, the models, the order-book core) must not import I/O,
+clocks or threads, directly or through their own imports."""
 
 from __future__ import annotations
 
@@ -6,21 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bitmart_ws.protocol
+import pytest
+
+import bitmart_ws
 
 FORBIDDEN = ("asyncio", "socket", "time", "threading", "websockets", "picows", "selectors")
+PURE = ("protocol", "models", "book")
 
 
-def test_protocol_modules_import_nothing_forbidden() -> None:
-    package = Path(bitmart_ws.protocol.__file__).parent
-    modules = sorted(f"bitmart_ws.protocol.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__")
-    assert modules, "no protocol modules found"
+@pytest.mark.parametrize("package", PURE)
+def test_pure_packages_import_nothing_forbidden(package: str) -> None:
+    root = Path(bitmart_ws.__file__).parent
+    modules = sorted(
+        f"bitmart_ws.{package}.{p.stem}" for p in (root / package).glob("*.py") if p.stem != "__init__"
+    )
+    assert modules, f"no modules found in bitmart_ws.{package}"
     # A bare parent package stands in for bitmart_ws, so that its __init__ (which loads the asyncio
-    # client) does not run: only the protocol modules and what they import are measured.
+    # client) does not run: only these modules and what they import are measured.
     code = (
         "import sys, types\n"
         "parent = types.ModuleType('bitmart_ws')\n"
-        f"parent.__path__ = [{str(package.parent)!r}]\n"
+        f"parent.__path__ = [{str(root)!r}]\n"
         "sys.modules['bitmart_ws'] = parent\n"
         "before = set(sys.modules)\n"
         f"import {', '.join(modules)}\n"
@@ -29,12 +36,12 @@ def test_protocol_modules_import_nothing_forbidden() -> None:
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"protocol core imports {out.stdout.strip()}"
+    assert out.stdout.strip() == "", f"bitmart_ws.{package} imports {out.stdout.strip()}"
 
 
-def test_no_forbidden_import_statements() -> None:
-    package = Path(bitmart_ws.protocol.__file__).parent
-    for path in package.glob("*.py"):
+@pytest.mark.parametrize("package", PURE)
+def test_no_forbidden_import_statements(package: str) -> None:
+    for path in (Path(bitmart_ws.__file__).parent / package).glob("*.py"):
         for line in path.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith(("import ", "from ")):
