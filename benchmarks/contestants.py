@@ -125,6 +125,44 @@ async def client_session(
         await asyncio.wait_for(client.close_all(), 10)
 
 
+async def stream_session(
+    url: str,
+    market: Market,
+    topic: str,
+    callback: Callback,
+    tally: Tally,
+    within: float,
+    *,
+    overflow: str,
+    maxsize: int,
+    numbers: str,
+) -> None:
+    """``async for`` over ``client.stream([topic])``: ``callback`` gets each typed value.
+
+    Ends when ``tally.n`` pushes went through the stream, delivered or dropped (checked each time
+    the queue is drained, i.e. once per burst): a lossy policy delivers fewer than ``n`` values.
+    """
+    from bitmart_ws import WebsocketClient, WsKey
+
+    client = WebsocketClient(
+        ws_urls={WsKey.SPOT_PUBLIC_V1: url, WsKey.FUTURES_PUBLIC_V2: url}, numbers=numbers
+    )
+    n = tally.n
+    try:
+        async with asyncio.timeout(within), client.stream([topic], maxsize=maxsize, overflow=overflow) as s:
+            async for item in s:
+                callback(item)
+                if not len(s):
+                    stats = s.stats
+                    if stats.delivered + stats.dropped >= n:
+                        break
+            if not tally.t_last:  # lossy: fewer than n values were delivered
+                tally.last()
+            tally.delivered, tally.high_water = s.stats.delivered, s.stats.high_water
+    finally:
+        await asyncio.wait_for(client.close_all(), 10)
+
+
 # --------------------------------------------------------------------------------------------------
 # Callbacks (each a plain closure; the floor and the client get the same object)
 # --------------------------------------------------------------------------------------------------
@@ -142,6 +180,8 @@ class Tally:
     cpu_last: float = 0.0
     ok: bool = True
     note: str = ""
+    delivered: int = 0  # typed streams: values delivered (a lossy policy delivers fewer than n)
+    high_water: int = 0
 
     def first(self) -> None:
         self.t_first, self.cpu_first = time.perf_counter(), time.process_time()

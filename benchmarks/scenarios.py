@@ -37,6 +37,7 @@ from .contestants import (
     client_session,
     counting,
     floor_session,
+    stream_session,
     subscribe_frames,
     timing,
 )
@@ -117,6 +118,15 @@ class Scenario:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """The client side reads typed values from ``client.stream`` with this policy (``async for``)."""
+
+    overflow: str
+    maxsize: int
+    numbers: str = "float"
+
+
 async def run_side(
     side: Side,
     url: str,
@@ -174,8 +184,13 @@ def throughput(
     *,
     book: bool = False,
     sink: bool = True,
+    stream: StreamSpec | None = None,
 ) -> Callable[[Ctx], Coroutine[Any, Any, list[Row]]]:
-    """Floor and client read the same ``pool`` stream, ``ctx.rounds`` times each, back to back."""
+    """Floor and client read the same ``pool`` stream, ``ctx.rounds`` times each, back to back.
+
+    With ``stream``, the client side is an ``async for`` over ``client.stream`` (typed values) and
+    the rate counts pushes through the stream (a lossy policy delivers fewer: its own row says how many).
+    """
 
     def callback(side: Side, tally: Tally) -> Callback:
         if not book:
@@ -186,9 +201,14 @@ def throughput(
     async def once(ctx: Ctx, side: Side, count: int) -> tuple[Tally, str | None]:
         tally = Tally(count, asyncio.Event())
         url = ctx.blaster.url(pool, count)
-        error = await run_side(
-            side, url, market, [topic], callback(side, tally), tally.done, ctx.timeout(count)
-        )
+        if stream is not None and side == "client":
+            error = await run_stream(
+                url, market, topic, callback(side, tally), tally, ctx.timeout(count), stream
+            )
+        else:
+            error = await run_side(
+                side, url, market, [topic], callback(side, tally), tally.done, ctx.timeout(count)
+            )
         if error is None and not tally.ok:
             error = f"invalid book at the end {tally.note}".strip()
         return tally, error
@@ -200,6 +220,7 @@ def throughput(
         wall: dict[Side, list[float]] = {s: [] for s in SIDES}
         cpu: dict[Side, list[float]] = {s: [] for s in SIDES}
         errors: dict[Side, list[str]] = {s: [] for s in SIDES}
+        delivered: list[float] = []
         for round_no in range(ctx.rounds):
             line = []
             for side in _order(round_no):
@@ -207,6 +228,8 @@ def throughput(
                 if error is None:
                     wall[side].append(tally.rate)
                     cpu[side].append(tally.cpu_rate)
+                    if stream is not None and side == "client":
+                        delivered.append(tally.delivered / count)
                     line.append(f"{side} {tally.rate:,.0f}/s ({tally.cpu_rate:,.0f}/CPU-s)")
                 else:
                     errors[side].append(error)
@@ -229,12 +252,38 @@ def throughput(
                 1e5 / floor_cpu if floor_cpu else None,
             ),
         ]
+        if stream is not None:
+            rows.append(Row(title, "values delivered / pushes", "share", _median(delivered)))
         if sink:
             rate = await sink_rate(ctx, pool, market, topic, count * 3)
             rows.append(Row(title, "sender ceiling (byte sink)", "msg/s", rate, _median(wall["floor"])))
         return rows
 
     return run
+
+
+async def run_stream(
+    url: str, market: Market, topic: str, callback: Callback, tally: Tally, within: float, spec: StreamSpec
+) -> str | None:
+    """One run of the client through ``client.stream``; the error text, or ``None``."""
+    gc.collect()
+    try:
+        await stream_session(
+            url,
+            market,
+            topic,
+            callback,
+            tally,
+            within,
+            overflow=spec.overflow,
+            maxsize=spec.maxsize,
+            numbers=spec.numbers,
+        )
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:  # reported in the table; the other scenarios still run
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 async def sink_rate(ctx: Ctx, pool: str, market: Market, topic: str, n: int) -> float | None:
@@ -600,9 +649,37 @@ def _registry() -> dict[str, Scenario]:
         Scenario("uvloop-futures-ticker", "futures ticker on uvloop (optional dev dependency)",
                  throughput("futures ticker (uvloop)", "futures_ticker", "futures", FUTURES_TICKER, 400_000,
                             0.85, sink=False), "uvloop"),
-        # Typed `async for` streams (one entry per overflow policy) and Redis publish go here.
+        *_stream_scenarios(),
+        # Redis publish goes here.
     ]  # fmt: skip
     return {s.name: s for s in scenarios}
+
+
+# Typed `async for` streams: one spec per overflow policy (fail with a queue no burst fills, block with
+# one that bursts do fill, the two lossy ones with the default size), float numbers; plus fail with the
+# default exact Decimal numbers, to show what exactness costs.
+STREAM_SPECS: Final = (
+    ("fail", StreamSpec("fail", 1_000_000)),
+    ("block", StreamSpec("block", 1_000)),
+    ("drop-oldest", StreamSpec("drop_oldest", 10_000)),
+    ("keep-latest", StreamSpec("keep_latest", 10_000)),
+    ("fail-decimal", StreamSpec("fail", 1_000_000, "decimal")),
+)
+
+
+def _stream_scenarios() -> list[Scenario]:
+    out = []
+    tickers: tuple[tuple[Market, str, str, int], ...] = (
+        ("spot", "spot_ticker", SPOT_TICKER, 100_000),
+        ("futures", "futures_ticker", FUTURES_TICKER, 200_000),
+    )
+    for market, pool, topic, n in tickers:
+        for name, spec in STREAM_SPECS:
+            title = f"stream {market} ticker, {spec.overflow} ({spec.numbers}, maxsize {spec.maxsize:,})"
+            what = f"typed async for over client.stream, {market} ticker, overflow={spec.overflow}"
+            run = throughput(title, pool, market, topic, n, 0.60, sink=False, stream=spec)
+            out.append(Scenario(f"stream-{market}-{name}", what, run))
+    return out
 
 
 SCENARIOS: Final = _registry()
