@@ -24,6 +24,9 @@ _SPOT_ALIASES = {
 }
 
 
+_WANTED_KEPT = 4096
+
+
 class Consumer(Protocol):
     def feed(self, update: Update[Any] | RawUpdate, now: float) -> None: ...
 
@@ -65,18 +68,23 @@ class Router:
         self._report = report
         self._install = install
         self._by_topic: dict[str, list[Consumer]] = {}
+        # The consumers of a futures group or of a one-item spot push (table, symbol), worked out once;
+        # forgotten whenever a consumer comes or goes.
+        self._wanted: dict[object, tuple[Consumer, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._by_topic)
 
     def add(self, topics: tuple[str, ...] | list[str], consumer: Consumer) -> None:
         was_empty = not self._by_topic
+        self._wanted.clear()
         for topic in topics:
             self._by_topic.setdefault(topic, []).append(consumer)
         if was_empty and self._by_topic:
             self._install(True)
 
     def remove(self, topics: tuple[str, ...] | list[str], consumer: Consumer) -> None:
+        self._wanted.clear()
         for topic in topics:
             consumers = self._by_topic.get(topic)
             if consumers is not None and consumer in consumers:
@@ -89,14 +97,40 @@ class Router:
     def consumers(self, topic: str) -> list[Consumer]:
         return list(self._by_topic.get(topic, ()))
 
-    # -- taps (sync handlers run before the user's) -------------------------------------------------
-    def on_update(self, msg: dict[str, Any]) -> None:
+    def _consumers_of(self, msg: dict[str, Any]) -> tuple[Consumer, ...]:
+        """Who wants this push (each consumer once), from the memo when its topics are a function of
+        a key: the futures ``group``, or the ``table`` and symbol of a one-item spot push."""
+        key: object = msg.get("group")
+        if type(key) is not str:
+            table, data = msg.get("table"), msg.get("data")
+            if (
+                type(table) is not str
+                or type(data) is not list
+                or len(data) != 1
+                or type(data[0]) is not dict
+            ):
+                return self._resolve(msg)
+            key = (table, data[0].get("symbol"))
+        wanted = self._wanted.get(key)
+        if wanted is None:
+            wanted = self._resolve(msg)
+            if len(self._wanted) >= _WANTED_KEPT:  # a server inventing names cannot grow it without bound
+                self._wanted.clear()
+            self._wanted[key] = wanted
+        return wanted
+
+    def _resolve(self, msg: dict[str, Any]) -> tuple[Consumer, ...]:
         by_topic = self._by_topic
         wanted: list[Consumer] = []
         for topic in push_topics(msg):
             for consumer in by_topic.get(topic, ()):
                 if consumer not in wanted:
                     wanted.append(consumer)
+        return tuple(wanted)
+
+    # -- taps (sync handlers run before the user's) -------------------------------------------------
+    def on_update(self, msg: dict[str, Any]) -> None:
+        wanted = self._consumers_of(msg)
         if not wanted:
             return
         try:
