@@ -24,7 +24,6 @@ no reader ever gets a valid book built across a gap.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -94,6 +93,8 @@ class Restored:
 
 
 Output = SendRequest | Resubscribe | Invalidated | Restored
+
+_DISCONNECTED, _SYNCING = BookState.DISCONNECTED, BookState.SYNCING  # bound once: read on every push
 
 
 class BookSync:
@@ -185,12 +186,13 @@ class BookSync:
 
     def push(self, item: DepthPush, now: float) -> list[Output]:
         """One decoded ``data`` item of the topic (a snapshot or an update)."""
-        if self.state is BookState.DISCONNECTED:
+        state = self.state
+        if state is _DISCONNECTED:
             return []
         self._last_push = now
         if item.type == "snapshot":
             return self._on_snapshot(item, now)
-        if self.state is BookState.SYNCING:
+        if state is _SYNCING:
             if self._buffering:
                 self._buffer.append(item)
             return []
@@ -208,9 +210,9 @@ class BookSync:
 
     # -- the rules ----------------------------------------------------------------------------------
 
-    def _levels(self, levels: tuple[Any, ...]) -> Iterator[tuple[Any, Any]] | tuple[Any, ...]:
-        if self._futures:
-            return ((level.price, level.vol) for level in levels)
+    def _levels(self, levels: tuple[Any, ...]) -> list[tuple[Any, Any]] | tuple[Any, ...]:
+        if self._futures and levels:
+            return [(level.price, level.vol) for level in levels]
         return levels
 
     def _on_snapshot(self, item: DepthPush, now: float) -> list[Output]:
@@ -239,19 +241,20 @@ class BookSync:
     def _on_update(self, item: DepthPush, now: float) -> list[Output]:
         local = self.version
         assert local is not None  # a valid book has a version
-        if item.version <= local:
+        version = item.version
+        if version <= local:
             return []  # duplicate, stale, or a spot heartbeat
         if not self._follows(item, local):
-            if item.version == local + 1:
-                detail = f"a spot heartbeat carries version {item.version}: that update was lost"
+            if version == local + 1:
+                detail = f"a spot heartbeat carries version {version}: that update was lost"
             else:
-                detail = f"expected version {local + 1}, got {item.version}"
+                detail = f"expected version {local + 1}, got {version}"
             out = self._invalidate(Reason.GAP, detail) + self._request(now)
             self._buffer.append(item)
             return out
         self._apply(item)
         if self.book.crossed:
-            detail = f"best bid reaches best ask at version {item.version}"
+            detail = f"best bid reaches best ask at version {version}"
             return self._invalidate(Reason.CROSSED, detail, clear=True) + self._request(now)
         return []
 
