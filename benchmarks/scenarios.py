@@ -31,9 +31,10 @@ from .contestants import (
     Callback,
     Latencies,
     Market,
+    StreamSpec,
     Tally,
     bare_book_floor,
-    book_client,
+    book_session,
     client_session,
     counting,
     floor_session,
@@ -118,15 +119,6 @@ class Scenario:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSpec:
-    """The client side reads typed values from ``client.stream`` with this policy (``async for``)."""
-
-    overflow: str
-    maxsize: int
-    numbers: str = "float"
-
-
 async def run_side(
     side: Side,
     url: str,
@@ -192,23 +184,21 @@ def throughput(
     the rate counts pushes through the stream (a lossy policy delivers fewer: its own row says how many).
     """
 
-    def callback(side: Side, tally: Tally) -> Callback:
-        if not book:
-            return counting(tally)
-        spot = market == "spot"
-        return bare_book_floor(spot, tally) if side == "floor" else book_client(spot, topic, tally)
+    def callback(tally: Tally) -> Callback:
+        return bare_book_floor(market == "spot", tally) if book else counting(tally)
 
     async def once(ctx: Ctx, side: Side, count: int) -> tuple[Tally, str | None]:
         tally = Tally(count, asyncio.Event())
         url = ctx.blaster.url(pool, count)
-        if stream is not None and side == "client":
-            error = await run_stream(
-                url, market, topic, callback(side, tally), tally, ctx.timeout(count), stream
+        within = ctx.timeout(count)
+        if side == "floor" or (stream is None and not book):
+            error = await run_side(side, url, market, [topic], callback(tally), tally.done, within)
+        elif stream is not None:
+            error = await run_client(
+                stream_session(url, market, topic, callback(tally), tally, within, spec=stream)
             )
         else:
-            error = await run_side(
-                side, url, market, [topic], callback(side, tally), tally.done, ctx.timeout(count)
-            )
+            error = await run_client(book_session(url, market, topic.partition(":")[2], tally, within))
         if error is None and not tally.ok:
             error = f"invalid book at the end {tally.note}".strip()
         return tally, error
@@ -262,23 +252,11 @@ def throughput(
     return run
 
 
-async def run_stream(
-    url: str, market: Market, topic: str, callback: Callback, tally: Tally, within: float, spec: StreamSpec
-) -> str | None:
-    """One run of the client through ``client.stream``; the error text, or ``None``."""
+async def run_client(session: Coroutine[Any, Any, None]) -> str | None:
+    """One run of a client session of its own kind (a typed stream, a book); the error text, or ``None``."""
     gc.collect()
     try:
-        await stream_session(
-            url,
-            market,
-            topic,
-            callback,
-            tally,
-            within,
-            overflow=spec.overflow,
-            maxsize=spec.maxsize,
-            numbers=spec.numbers,
-        )
+        await session
     except TimeoutError:
         return "timeout"
     except Exception as exc:  # reported in the table; the other scenarios still run
@@ -629,10 +607,10 @@ def _registry() -> dict[str, Scenario]:
                  throughput("spot depth20", "spot_depth20", "spot", spot_depth, 100_000, 0.90)),
         Scenario("futures-depth20", "update events, futures depth20 (one side per push)",
                  throughput("futures depth20", "futures_depth20", "futures", fut_depth, 150_000, 0.85)),
-        Scenario("spot-book", "order book end to end: spot depth/increase100 -> models -> BookSync",
+        Scenario("spot-book", "order book end to end: spot depth/increase100 through client.order_book",
                  throughput("spot book increase100", "spot_book", "spot", spot_book, 60_000, 0.80,
                             book=True, sink=False)),
-        Scenario("futures-book", "order book end to end: futures depthIncrease50 -> models -> BookSync",
+        Scenario("futures-book", "order book end to end: futures depthIncrease50 through client.order_book",
                  throughput("futures book depthIncrease50", "futures_book", "futures", fut_book, 80_000, 0.80,
                             book=True, sink=False)),
         Scenario("latency-spot", "sender -> handler latency, spot ticker, paced",
