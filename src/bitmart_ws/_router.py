@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .exceptions import DecodeError
 from .models import Decoder, RawUpdate, Update
+from .models.decode import DecodeFn
 
 __all__ = ["Consumer", "Router", "push_topics"]
 
@@ -25,6 +26,7 @@ _SPOT_ALIASES = {
 
 
 _WANTED_KEPT = 4096
+_Wanted = tuple[tuple["Consumer", ...], DecodeFn]
 
 
 class Consumer(Protocol):
@@ -70,7 +72,7 @@ class Router:
         self._by_topic: dict[str, list[Consumer]] = {}
         # The consumers of a futures group or of a one-item spot push (table, symbol), worked out once;
         # forgotten whenever a consumer comes or goes.
-        self._wanted: dict[object, tuple[Consumer, ...]] = {}
+        self._wanted: dict[object, _Wanted] = {}
 
     def __len__(self) -> int:
         return len(self._by_topic)
@@ -97,9 +99,10 @@ class Router:
     def consumers(self, topic: str) -> list[Consumer]:
         return list(self._by_topic.get(topic, ()))
 
-    def _consumers_of(self, msg: dict[str, Any]) -> tuple[Consumer, ...]:
-        """Who wants this push (each consumer once), from the memo when its topics are a function of
-        a key: the futures ``group``, or the ``table`` and symbol of a one-item spot push."""
+    def _consumers_of(self, msg: dict[str, Any]) -> _Wanted:
+        """Who wants this push (each consumer once) and the decode function for it, from the memo when
+        both are a function of a key: the futures ``group``, or the ``table`` and symbol of a one-item
+        spot push."""
         key: object = msg.get("group")
         if type(key) is not str:
             table, data = msg.get("table"), msg.get("data")
@@ -109,15 +112,19 @@ class Router:
                 or len(data) != 1
                 or type(data[0]) is not dict
             ):
-                return self._resolve(msg)
+                return self._resolve(msg), self._decode
             key = (table, data[0].get("symbol"))
         wanted = self._wanted.get(key)
         if wanted is None:
-            wanted = self._resolve(msg)
+            consumers = self._resolve(msg)
+            wanted = consumers, self._decoder.decoder_for(msg) if consumers else self._decode
             if len(self._wanted) >= _WANTED_KEPT:  # a server inventing names cannot grow it without bound
                 self._wanted.clear()
             self._wanted[key] = wanted
         return wanted
+
+    def _decode(self, msg: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        return self._decoder.decode(msg, received_ms=received_ms)
 
     def _resolve(self, msg: dict[str, Any]) -> tuple[Consumer, ...]:
         by_topic = self._by_topic
@@ -130,11 +137,11 @@ class Router:
 
     # -- taps (sync handlers run before the user's) -------------------------------------------------
     def on_update(self, msg: dict[str, Any]) -> None:
-        wanted = self._consumers_of(msg)
+        wanted, decode = self._consumers_of(msg)
         if not wanted:
             return
         try:
-            update = self._decoder.decode(msg, received_ms=time.time_ns() // 1_000_000)
+            update = decode(msg, time.time_ns() // 1_000_000)
         except DecodeError as exc:
             self._report(f"cannot decode a push for a stream or book: {exc}", exc, msg)
             return

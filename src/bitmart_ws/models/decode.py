@@ -147,6 +147,7 @@ _BY_CHANNEL = _resolve()
 
 # A table or group -> (channel, symbol named by a futures group, row or None, item model or None).
 _Route = tuple[str, "str | None", "ChannelModel | None", Any]
+DecodeFn = Callable[[Mapping[str, Any], "int | None"], "Update[Any] | RawUpdate"]
 _ROUTES_KEPT = 4096
 
 _FIXED_ARGUMENT = {"spot/user/balance": "BALANCE_UPDATE", "spot/user/orders": "ALL_SYMBOLS"}
@@ -274,6 +275,29 @@ class Decoder:
             raise DecodeError(f"malformed {group} push: data is {type(data).__name__}, not a list")
         return Update(group, channel, symbol, self._convert(row, model, group, data), ws_key, received_ms)
 
+    def decoder_for(self, message: Mapping[str, Any]) -> DecodeFn:
+        """A decode function specialised to the channel and symbol of ``message``: it gives what
+        :meth:`decode` gives for every push of the same futures ``group`` or, on spot, of the same
+        ``table`` with one item of the same ``symbol`` (the hot case; its topic and model are worked
+        out here, once). A push of another shape goes through :meth:`decode`.
+        """
+        table, group = message.get("table"), message.get("group")
+        if isinstance(table, str):
+            data = message.get("data")
+            _, _, row, model = self._spot_routes.get(table) or self._route(table, False)
+            if row is None or row.prepare is not None or not _one_item(data):
+                return self._generic
+            symbol = _spot_symbol(data)
+            return _spot_one(self, table, symbol, self._spot_topic(table, symbol), model)
+        if isinstance(group, str):
+            channel, symbol, row, model = self._futures_routes.get(group) or self._route(group, True)
+            if row is not None and row.shape is Shape.OBJECT and row.prepare is None:
+                return _futures_object(self, group, channel, symbol, model)
+        return self._generic
+
+    def _generic(self, message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        return self.decode(message, received_ms=received_ms)
+
     def _route(self, where: str, futures: bool) -> _Route:
         """What a ``table`` (spot) or ``group`` (futures) decodes to, resolved once and remembered."""
         routes = self._futures_routes if futures else self._spot_routes
@@ -394,6 +418,53 @@ def _concrete(model: type[Any], number: type[Any]) -> type[Any]:
 
 def _tuple_of(item: Any) -> Any:
     return tuple[item, ...]
+
+
+def _one_item(data: Any) -> bool:
+    return type(data) is list and len(data) == 1 and type(data[0]) is dict
+
+
+def _spot_one(decoder: Decoder, table: str, symbol: str | None, topic: str, model: Any) -> DecodeFn:
+    """:meth:`Decoder.decode` of a one-item push of ``table`` and ``symbol`` (a list-shaped channel
+    without a ``prepare`` step)."""
+    convert = msgspec.convert
+
+    def decode_one(message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        data: Any = message.get("data")
+        if (
+            type(data) is not list
+            or len(data) != 1
+            or type(first := data[0]) is not dict
+            or first.get("symbol") != symbol
+            or message.get("table") != table
+        ):
+            return decoder.decode(message, received_ms=received_ms)
+        try:
+            item = convert(first, model, strict=False, dec_hook=dec_hook)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise DecodeError(f"malformed {table} push: {exc}") from None
+        return Update(topic, table, symbol, (item,), message.get("wsKey"), received_ms)
+
+    return decode_one
+
+
+def _futures_object(decoder: Decoder, group: str, channel: str, symbol: str | None, model: Any) -> DecodeFn:
+    """:meth:`Decoder.decode` of a push of ``group`` (an object-shaped channel without ``prepare``)."""
+    convert = msgspec.convert
+
+    def decode_one(message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        data = message.get("data")
+        if type(data) is not dict or message.get("group") != group or "table" in message:
+            return decoder.decode(message, received_ms=received_ms)
+        try:
+            item = convert(data, model, strict=False, dec_hook=dec_hook)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise DecodeError(f"malformed {group} push: {exc}") from None
+        return Update(
+            group, channel, symbol or data.get("symbol"), (item,), message.get("wsKey"), received_ms
+        )
+
+    return decode_one
 
 
 def _item_symbol(items: tuple[Any, ...]) -> str | None:
