@@ -26,6 +26,7 @@ _SPOT_ALIASES = {
 
 
 _WANTED_KEPT = 4096
+_time_ns = time.time_ns
 _Wanted = tuple[tuple["Consumer", ...], DecodeFn]
 
 
@@ -141,7 +142,7 @@ class Router:
         if not wanted:
             return
         try:
-            update = decode(msg, time.time_ns() // 1_000_000)
+            update = decode(msg, _time_ns() // 1_000_000)
         except DecodeError as exc:
             self._report(f"cannot decode a push for a stream or book: {exc}", exc, msg)
             return

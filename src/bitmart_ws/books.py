@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .book import BookSnapshot, BookSync, Invalidated, Output, Restored, Resubscribe, SendRequest
+from .book import BookSnapshot, BookState, BookSync, Invalidated, Output, Restored, Resubscribe, SendRequest
 from .exceptions import BookInvalidated, ConfigurationError, InvalidState
 from .protocol.keys import Market
 
@@ -56,14 +56,15 @@ class _BookFeed:
     # inputs from the client's router
     def feed(self, update: Update[Any] | RawUpdate, now: float) -> None:
         sync = self.sync
-        version, valid = sync.version, sync.valid
+        version, state = sync.version, sync.state
         for item in getattr(update, "items", ()):
             outputs = sync.push(item, now)
             if outputs:
                 self._carry_out(outputs)
-        if sync.version != version or sync.valid != valid:
+        if sync.version != version or sync.valid != (state is BookState.VALID):
             self._changed()
-        self._arm()
+        if self._timer is None or sync.state is not state:  # else the deadline only moved later
+            self._arm()
 
     def connected(self, now: float) -> None:
         self._carry_out(self.sync.connected(now))

@@ -210,17 +210,20 @@ class BookSync:
 
     # -- the rules ----------------------------------------------------------------------------------
 
-    def _levels(self, levels: tuple[Any, ...]) -> list[tuple[Any, Any]] | tuple[Any, ...]:
-        if self._futures and levels:
-            return [(level.price, level.vol) for level in levels]
-        return levels
+    def _sides(self, item: DepthPush) -> tuple[Any, Any]:
+        """The (asks, bids) of ``item`` as ``(price, size)`` pairs (futures levels are objects)."""
+        asks: Any = item.asks
+        bids: Any = item.bids
+        if self._futures:
+            return [(lv.price, lv.vol) for lv in asks], [(lv.price, lv.vol) for lv in bids]
+        return asks, bids
 
     def _on_snapshot(self, item: DepthPush, now: float) -> list[Output]:
         if self.state is BookState.VALID and self.version is not None and item.version < self.version:
             detail = f"snapshot version {item.version} is older than the book's {self.version}"
             return self._invalidate(Reason.STALE_SNAPSHOT, detail) + self._request(now)
         was_valid = self.valid
-        self.book.replace(self._levels(item.asks), self._levels(item.bids))
+        self.book.replace(*self._sides(item))
         self.version, self._ms_t = item.version, item.ms_t
         buffered = list(self._buffer)
         self._buffer.clear()
@@ -244,7 +247,7 @@ class BookSync:
         version = item.version
         if version <= local:
             return []  # duplicate, stale, or a spot heartbeat
-        if not self._follows(item, local):
+        if version != local + 1 or not (self._futures or item.asks or item.bids):  # not _follows()
             if version == local + 1:
                 detail = f"a spot heartbeat carries version {version}: that update was lost"
             else:
@@ -269,7 +272,7 @@ class BookSync:
         return self._futures or bool(item.asks or item.bids)
 
     def _apply(self, item: DepthPush) -> None:
-        self.book.apply(self._levels(item.asks), self._levels(item.bids))
+        self.book.apply(*self._sides(item))
         self.version, self._ms_t = item.version, item.ms_t
 
     def _invalidate(self, reason: Reason, detail: str, *, clear: bool = False) -> list[Output]:
