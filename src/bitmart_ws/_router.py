@@ -100,28 +100,13 @@ class Router:
     def consumers(self, topic: str) -> list[Consumer]:
         return list(self._by_topic.get(topic, ()))
 
-    def _consumers_of(self, msg: dict[str, Any]) -> _Wanted:
-        """Who wants this push (each consumer once) and the decode function for it, from the memo when
-        both are a function of a key: the futures ``group``, or the ``table`` and symbol of a one-item
-        spot push."""
-        key: object = msg.get("group")
-        if type(key) is not str:
-            table, data = msg.get("table"), msg.get("data")
-            if (
-                type(table) is not str
-                or type(data) is not list
-                or len(data) != 1
-                or type(data[0]) is not dict
-            ):
-                return self._resolve(msg), self._decode
-            key = (table, data[0].get("symbol"))
-        wanted = self._wanted.get(key)
-        if wanted is None:
-            consumers = self._resolve(msg)
-            wanted = consumers, self._decoder.decoder_for(msg) if consumers else self._decode
-            if len(self._wanted) >= _WANTED_KEPT:  # a server inventing names cannot grow it without bound
-                self._wanted.clear()
-            self._wanted[key] = wanted
+    def _remember(self, key: object, msg: dict[str, Any]) -> _Wanted:
+        """Work out who wants the pushes of ``key`` (each consumer once) and their decode function."""
+        consumers = self._resolve(msg)
+        wanted = consumers, self._decoder.decoder_for(msg) if consumers else self._decode
+        if len(self._wanted) >= _WANTED_KEPT:  # a server inventing names cannot grow it without bound
+            self._wanted.clear()
+        self._wanted[key] = wanted
         return wanted
 
     def _decode(self, msg: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
@@ -138,8 +123,20 @@ class Router:
 
     # -- taps (sync handlers run before the user's) -------------------------------------------------
     def on_update(self, msg: dict[str, Any]) -> None:
-        wanted, decode = self._consumers_of(msg)
-        if not wanted:
+        # Who wants the push and how to decode it are memoised by a key they follow from: the futures
+        # group, or the table and symbol of a one-item spot push (any other push is worked out each time).
+        key: object = msg.get("group")
+        if type(key) is not str:
+            table, data = msg.get("table"), msg.get("data")
+            if type(table) is str and type(data) is list and len(data) == 1 and type(data[0]) is dict:
+                key = (table, data[0].get("symbol"))
+            else:
+                key = None
+        wanted = self._wanted.get(key) if key is not None else None
+        if wanted is None:
+            wanted = self._remember(key, msg) if key is not None else (self._resolve(msg), self._decode)
+        consumers, decode = wanted
+        if not consumers:
             return
         try:
             update = decode(msg, _time_ns() // 1_000_000)
@@ -147,7 +144,7 @@ class Router:
             self._report(f"cannot decode a push for a stream or book: {exc}", exc, msg)
             return
         now = asyncio.get_running_loop().time()
-        for consumer in wanted:
+        for consumer in consumers:
             consumer.feed(update, now)
 
     def on_response(self, payload: dict[str, Any]) -> None:

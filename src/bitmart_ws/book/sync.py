@@ -214,8 +214,9 @@ class BookSync:
         """The (asks, bids) of ``item`` as ``(price, size)`` pairs (futures levels are objects)."""
         asks: Any = item.asks
         bids: Any = item.bids
-        if self._futures:
-            return [(lv.price, lv.vol) for lv in asks], [(lv.price, lv.vol) for lv in bids]
+        if self._futures:  # (an empty side needs no list)
+            asks = [(lv.price, lv.vol) for lv in asks] if asks else asks
+            bids = [(lv.price, lv.vol) for lv in bids] if bids else bids
         return asks, bids
 
     def _on_snapshot(self, item: DepthPush, now: float) -> list[Output]:
