@@ -147,8 +147,9 @@ async def stream_session(
 ) -> None:
     """``async for`` over ``client.stream([topic])``: ``callback`` gets each typed value.
 
-    Ends when ``tally.n`` pushes went through the stream, delivered or dropped (checked each time
-    the queue is drained, i.e. once per burst): a lossy policy delivers fewer than ``n`` values.
+    Ends when ``tally.n`` pushes went through the stream: for ``fail``/``block`` at the n-th value
+    (the callback's count), for the lossy policies when delivered + dropped reach ``n`` (checked each
+    time the queue is drained, i.e. once per burst): they deliver fewer than ``n`` values.
     """
     from bitmart_ws import WebsocketClient, WsKey
 
@@ -158,12 +159,18 @@ async def stream_session(
     try:
         stream = client.stream([topic], maxsize=spec.maxsize, overflow=spec.overflow)
         async with asyncio.timeout(within), stream as s:
-            async for item in s:
-                callback(item)
-                if not len(s):
-                    stats = s.stats
-                    if stats.delivered + stats.dropped >= n:
+            if spec.overflow in ("fail", "block"):  # lossless: the callback's count says when
+                async for item in s:
+                    callback(item)
+                    if tally.t_last:
                         break
+            else:
+                async for item in s:
+                    callback(item)
+                    if not len(s):
+                        stats = s.stats
+                        if stats.delivered + stats.dropped >= n:
+                            break
             if not tally.t_last:  # lossy: fewer than n values were delivered
                 tally.last()
             tally.delivered, tally.high_water = s.stats.delivered, s.stats.high_water
