@@ -2,9 +2,9 @@
 
 A scenario is an ``async`` function of a :class:`Ctx` returning :class:`Row` values (each a figure of
 ours next to its floor, or a reference figure), run in its own event loop (``asyncio`` or ``uvloop``).
-New scenarios (typed ``async for`` streams per overflow policy, Redis publish against a pipelined
-redis-py floor) are one more entry: a function in the pattern of :func:`throughput` and a line in
-:data:`SCENARIOS`.
+New scenarios (Redis publish against a pipelined redis-py floor) are one more entry: a function in the
+pattern of :func:`throughput` and a line in :data:`SCENARIOS`; a typed-stream policy is one line of
+:data:`STREAM_SPECS`.
 """
 
 from __future__ import annotations
