@@ -36,7 +36,7 @@ def _fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit in ("us", "KiB"):
         return f"{value:,.1f}"
-    if unit == "CPU-s":
+    if unit in ("CPU-s", "share"):
         return f"{value:.3f}"
     return f"{value:,.0f}"
 

@@ -6,7 +6,8 @@
   ``in`` test, and the callback. Spot pushes carry ``table`` (acks carry ``event``); futures acks carry
   ``action`` (pushes do not). The floor sends no pings, so no pong can arrive.
 * **client**: ``bitmart_ws.WebsocketClient`` with the *same* callback object registered with
-  ``client.on("update", callback)``.
+  ``client.on("update", callback)``; for typed streams an ``async for`` over ``client.stream`` calling
+  it with each value; for books ``client.order_book`` (the client's own book path) awaited to the end.
 
 Callbacks are plain closures (``nonlocal`` counters): the cheapest Python callable, identical for both.
 """
@@ -125,6 +126,87 @@ async def client_session(
         await asyncio.wait_for(client.close_all(), 10)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """The client side reads typed values from ``client.stream`` with this policy (``async for``)."""
+
+    overflow: str
+    maxsize: int
+    numbers: str = "float"
+
+
+async def stream_session(
+    url: str,
+    market: Market,
+    topic: str,
+    callback: Callback,
+    tally: Tally,
+    within: float,
+    *,
+    spec: StreamSpec,
+) -> None:
+    """``async for`` over ``client.stream([topic])``: ``callback`` gets each typed value.
+
+    Ends when ``tally.n`` pushes went through the stream: for ``fail``/``block`` at the n-th value
+    (the callback's count), for the lossy policies when delivered + dropped reach ``n`` (checked each
+    time the queue is drained, i.e. once per burst): they deliver fewer than ``n`` values.
+    """
+    from bitmart_ws import WebsocketClient, WsKey
+
+    urls: dict[WsKey | str, str] = {WsKey.SPOT_PUBLIC_V1: url, WsKey.FUTURES_PUBLIC_V2: url}
+    client = WebsocketClient(ws_urls=urls, numbers=spec.numbers)
+    n = tally.n
+    try:
+        stream = client.stream([topic], maxsize=spec.maxsize, overflow=spec.overflow)
+        async with asyncio.timeout(within), stream as s:
+            if spec.overflow in ("fail", "block"):  # lossless: the callback's count says when
+                async for item in s:
+                    callback(item)
+                    if tally.t_last:
+                        break
+            else:
+                async for item in s:
+                    callback(item)
+                    if not len(s):
+                        stats = s.stats
+                        if stats.delivered + stats.dropped >= n:
+                            break
+            if not tally.t_last:  # lossy: fewer than n values were delivered
+                tally.last()
+            tally.delivered, tally.high_water = s.stats.delivered, s.stats.high_water
+    finally:
+        await asyncio.wait_for(client.close_all(), 10)
+
+
+async def book_session(url: str, market: Market, symbol: str, tally: Tally, within: float) -> None:
+    """The product's way: ``await client.order_book(...)`` (float numbers), then await its changes
+    until it reaches the last version; the clocks read at the first push and at that version."""
+    from bitmart_ws import WebsocketClient, WsKey
+
+    client = WebsocketClient(
+        ws_urls={WsKey.SPOT_PUBLIC_V1: url, WsKey.FUTURES_PUBLIC_V2: url}, numbers="float"
+    )
+    last = BOOK_START_VERSION + tally.n - 1
+
+    def first(msg: Any) -> None:  # the clock starts at the first push, as the floor's does
+        tally.first()
+        client.off("update", first)
+
+    client.on("update", first)
+    try:
+        async with asyncio.timeout(within):
+            book = await client.order_book(market, symbol)
+            while (book.version or 0) < last:
+                await book.changed()
+            tally.last()
+            tally.ok = book.valid and book.version == last
+            if not tally.ok:
+                tally.note = repr(book)
+            await book.close()
+    finally:
+        await asyncio.wait_for(client.close_all(), 10)
+
+
 # --------------------------------------------------------------------------------------------------
 # Callbacks (each a plain closure; the floor and the client get the same object)
 # --------------------------------------------------------------------------------------------------
@@ -142,6 +224,8 @@ class Tally:
     cpu_last: float = 0.0
     ok: bool = True
     note: str = ""
+    delivered: int = 0  # typed streams: values delivered (a lossy policy delivers fewer than n)
+    high_water: int = 0
 
     def first(self) -> None:
         self.t_first, self.cpu_first = time.perf_counter(), time.process_time()
@@ -281,36 +365,6 @@ def bare_book_floor(spot: bool, tally: Tally) -> Callback:
             tally.first()
         elif count == n:
             tally.ok = tally.ok and book.valid() and book.version == BOOK_START_VERSION + n - 1
-            tally.last()
-
-    return on_update
-
-
-def book_client(spot: bool, topic: str, tally: Tally) -> Callback:
-    """The product's way: ``bitmart_ws.models.Decoder`` (floats) + ``bitmart_ws.book.BookSync``."""
-    from bitmart_ws.book import BookSync
-    from bitmart_ws.models import Decoder
-
-    decode = Decoder("float").decode
-    sync = BookSync(topic, depth=100 if spot else 50)
-    push = sync.push
-    clock = time.monotonic
-    sync.connected(clock())
-    n = tally.n
-    count = 0
-
-    def on_update(msg: Any) -> None:
-        nonlocal count
-        now = clock()
-        for item in decode(msg).items:  # type: ignore[union-attr]  # a known channel: an Update
-            push(item, now)
-        count += 1
-        if count == 1:
-            tally.first()
-        elif count == n:
-            tally.ok = sync.valid and sync.version == BOOK_START_VERSION + n - 1
-            if not tally.ok:
-                tally.note = f"book {sync.state.value} at version {sync.version} ({sync.reason})"
             tally.last()
 
     return on_update

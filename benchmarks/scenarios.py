@@ -2,9 +2,9 @@
 
 A scenario is an ``async`` function of a :class:`Ctx` returning :class:`Row` values (each a figure of
 ours next to its floor, or a reference figure), run in its own event loop (``asyncio`` or ``uvloop``).
-New scenarios (typed ``async for`` streams per overflow policy, Redis publish against a pipelined
-redis-py floor) are one more entry: a function in the pattern of :func:`throughput` and a line in
-:data:`SCENARIOS`.
+New scenarios (Redis publish against a pipelined redis-py floor) are one more entry: a function in the
+pattern of :func:`throughput` and a line in :data:`SCENARIOS`; a typed-stream policy is one line of
+:data:`STREAM_SPECS`.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ from .contestants import (
     Callback,
     Latencies,
     Market,
+    StreamSpec,
     Tally,
     bare_book_floor,
-    book_client,
+    book_session,
     client_session,
     counting,
     floor_session,
+    stream_session,
     subscribe_frames,
     timing,
 )
@@ -174,21 +176,29 @@ def throughput(
     *,
     book: bool = False,
     sink: bool = True,
+    stream: StreamSpec | None = None,
 ) -> Callable[[Ctx], Coroutine[Any, Any, list[Row]]]:
-    """Floor and client read the same ``pool`` stream, ``ctx.rounds`` times each, back to back."""
+    """Floor and client read the same ``pool`` stream, ``ctx.rounds`` times each, back to back.
 
-    def callback(side: Side, tally: Tally) -> Callback:
-        if not book:
-            return counting(tally)
-        spot = market == "spot"
-        return bare_book_floor(spot, tally) if side == "floor" else book_client(spot, topic, tally)
+    With ``stream``, the client side is an ``async for`` over ``client.stream`` (typed values) and
+    the rate counts pushes through the stream (a lossy policy delivers fewer: its own row says how many).
+    """
+
+    def callback(tally: Tally) -> Callback:
+        return bare_book_floor(market == "spot", tally) if book else counting(tally)
 
     async def once(ctx: Ctx, side: Side, count: int) -> tuple[Tally, str | None]:
         tally = Tally(count, asyncio.Event())
         url = ctx.blaster.url(pool, count)
-        error = await run_side(
-            side, url, market, [topic], callback(side, tally), tally.done, ctx.timeout(count)
-        )
+        within = ctx.timeout(count)
+        if side == "floor" or (stream is None and not book):
+            error = await run_side(side, url, market, [topic], callback(tally), tally.done, within)
+        elif stream is not None:
+            error = await run_client(
+                stream_session(url, market, topic, callback(tally), tally, within, spec=stream)
+            )
+        else:
+            error = await run_client(book_session(url, market, topic.partition(":")[2], tally, within))
         if error is None and not tally.ok:
             error = f"invalid book at the end {tally.note}".strip()
         return tally, error
@@ -200,6 +210,7 @@ def throughput(
         wall: dict[Side, list[float]] = {s: [] for s in SIDES}
         cpu: dict[Side, list[float]] = {s: [] for s in SIDES}
         errors: dict[Side, list[str]] = {s: [] for s in SIDES}
+        delivered: list[float] = []
         for round_no in range(ctx.rounds):
             line = []
             for side in _order(round_no):
@@ -207,6 +218,8 @@ def throughput(
                 if error is None:
                     wall[side].append(tally.rate)
                     cpu[side].append(tally.cpu_rate)
+                    if stream is not None and side == "client":
+                        delivered.append(tally.delivered / count)
                     line.append(f"{side} {tally.rate:,.0f}/s ({tally.cpu_rate:,.0f}/CPU-s)")
                 else:
                     errors[side].append(error)
@@ -229,12 +242,26 @@ def throughput(
                 1e5 / floor_cpu if floor_cpu else None,
             ),
         ]
+        if stream is not None:
+            rows.append(Row(title, "values delivered / pushes", "share", _median(delivered)))
         if sink:
             rate = await sink_rate(ctx, pool, market, topic, count * 3)
             rows.append(Row(title, "sender ceiling (byte sink)", "msg/s", rate, _median(wall["floor"])))
         return rows
 
     return run
+
+
+async def run_client(session: Coroutine[Any, Any, None]) -> str | None:
+    """One run of a client session of its own kind (a typed stream, a book); the error text, or ``None``."""
+    gc.collect()
+    try:
+        await session
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:  # reported in the table; the other scenarios still run
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 async def sink_rate(ctx: Ctx, pool: str, market: Market, topic: str, n: int) -> float | None:
@@ -580,10 +607,10 @@ def _registry() -> dict[str, Scenario]:
                  throughput("spot depth20", "spot_depth20", "spot", spot_depth, 100_000, 0.90)),
         Scenario("futures-depth20", "update events, futures depth20 (one side per push)",
                  throughput("futures depth20", "futures_depth20", "futures", fut_depth, 150_000, 0.85)),
-        Scenario("spot-book", "order book end to end: spot depth/increase100 -> models -> BookSync",
+        Scenario("spot-book", "order book end to end: spot depth/increase100 through client.order_book",
                  throughput("spot book increase100", "spot_book", "spot", spot_book, 60_000, 0.80,
                             book=True, sink=False)),
-        Scenario("futures-book", "order book end to end: futures depthIncrease50 -> models -> BookSync",
+        Scenario("futures-book", "order book end to end: futures depthIncrease50 through client.order_book",
                  throughput("futures book depthIncrease50", "futures_book", "futures", fut_book, 80_000, 0.80,
                             book=True, sink=False)),
         Scenario("latency-spot", "sender -> handler latency, spot ticker, paced",
@@ -600,9 +627,37 @@ def _registry() -> dict[str, Scenario]:
         Scenario("uvloop-futures-ticker", "futures ticker on uvloop (optional dev dependency)",
                  throughput("futures ticker (uvloop)", "futures_ticker", "futures", FUTURES_TICKER, 400_000,
                             0.85, sink=False), "uvloop"),
-        # Typed `async for` streams (one entry per overflow policy) and Redis publish go here.
+        *_stream_scenarios(),
+        # Redis publish goes here.
     ]  # fmt: skip
     return {s.name: s for s in scenarios}
+
+
+# Typed `async for` streams: one spec per overflow policy (fail with a queue no burst fills, block with
+# one that bursts do fill, the two lossy ones with the default size), float numbers; plus fail with the
+# default exact Decimal numbers, to show what exactness costs.
+STREAM_SPECS: Final = (
+    ("fail", StreamSpec("fail", 1_000_000)),
+    ("block", StreamSpec("block", 1_000)),
+    ("drop-oldest", StreamSpec("drop_oldest", 10_000)),
+    ("keep-latest", StreamSpec("keep_latest", 10_000)),
+    ("fail-decimal", StreamSpec("fail", 1_000_000, "decimal")),
+)
+
+
+def _stream_scenarios() -> list[Scenario]:
+    out = []
+    tickers: tuple[tuple[Market, str, str, int], ...] = (
+        ("spot", "spot_ticker", SPOT_TICKER, 100_000),
+        ("futures", "futures_ticker", FUTURES_TICKER, 200_000),
+    )
+    for market, pool, topic, n in tickers:
+        for name, spec in STREAM_SPECS:
+            title = f"stream {market} ticker, {spec.overflow} ({spec.numbers}, maxsize {spec.maxsize:,})"
+            what = f"typed async for over client.stream, {market} ticker, overflow={spec.overflow}"
+            run = throughput(title, pool, market, topic, n, 0.60, sink=False, stream=spec)
+            out.append(Scenario(f"stream-{market}-{name}", what, run))
+    return out
 
 
 SCENARIOS: Final = _registry()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .book import BookSnapshot, BookSync, Invalidated, Output, Restored, Resubscribe, SendRequest
+from .book import BookSnapshot, BookState, BookSync, Invalidated, Output, Restored, Resubscribe, SendRequest
 from .exceptions import BookInvalidated, ConfigurationError, InvalidState
 from .protocol.keys import Market
 
@@ -55,13 +55,16 @@ class _BookFeed:
 
     # inputs from the client's router
     def feed(self, update: Update[Any] | RawUpdate, now: float) -> None:
-        items = getattr(update, "items", ())
-        before = (self.sync.version, self.sync.valid)
-        for item in items:
-            self._carry_out(self.sync.push(item, now))
-        if (self.sync.version, self.sync.valid) != before:
+        sync = self.sync
+        version, state = sync.version, sync.state
+        for item in getattr(update, "items", ()):
+            outputs = sync.push(item, now)
+            if outputs:
+                self._carry_out(outputs)
+        if sync.version != version or sync.valid != (state is BookState.VALID):
             self._changed()
-        self._arm()
+        if self._timer is None or sync.state is not state:  # else the deadline only moved later
+            self._arm()
 
     def connected(self, now: float) -> None:
         self._carry_out(self.sync.connected(now))
@@ -110,11 +113,15 @@ class _BookFeed:
                 self.client.logger.info("order book %s valid at version %d", self.topic, out.version)
 
     def _arm(self) -> None:
+        """Keep the timer at or before the synchroniser's deadline. Every push moves the stall deadline
+        later: a timer that fires early finds nothing to do in :meth:`_tick` and re-arms itself there,
+        so a busy book re-arms about once per ``stall_timeout``, not once per push."""
         deadline = self.sync.deadline
-        if deadline == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
+        timer = self._timer
+        if timer is not None:
+            if deadline is not None and self._timer_at is not None and self._timer_at <= deadline:
+                return
+            timer.cancel()
             self._timer = None
         self._timer_at = deadline
         if deadline is not None:

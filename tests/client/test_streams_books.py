@@ -282,3 +282,58 @@ async def test_book_arguments_and_rejections(sim: Simulator) -> None:
         with pytest.raises(SubscriptionError):
             await client.order_book("spot", "NOPE_USDT")
         assert client._books == {} and client._refs == {}
+
+
+# --- the router (pure routing and decoding of the update tap) --------------------------------------
+
+
+class _Taker:
+    def __init__(self) -> None:
+        self.got: list[Any] = []
+
+    def feed(self, update: Any, now: float) -> None:
+        self.got.append(update)
+
+    def connected(self, now: float) -> None: ...
+
+    def disconnected(self, now: float) -> None: ...
+
+
+async def test_router_memo_follows_consumers_and_decodes_like_the_decoder() -> None:
+    from bitmart_ws._router import Router
+    from bitmart_ws.models import Decoder
+
+    def ticker(symbol: str) -> dict[str, Any]:
+        return {"symbol": symbol, "last_price": "1.5", "open_24h": "1", "high_24h": "2", "low_24h": "1",
+                "base_volume_24h": "5", "quote_volume_24h": "5", "fluctuation": "0.1", "bid_px": "1",
+                "bid_sz": "1", "ask_px": "2", "ask_sz": "1", "ms_t": 1_700_000_000_000}  # fmt: skip
+
+    decoder = Decoder("float")
+    installed: list[bool] = []
+    errors: list[str] = []
+    router = Router(decoder, lambda text, exc, msg: errors.append(text), installed.append)
+    btc, eth, later = _Taker(), _Taker(), _Taker()
+    router.add(["spot/ticker:BTC_USDT"], btc)
+    router.add(["spot/ticker:ETH_USDT"], eth)
+    one = {"table": "spot/ticker", "data": [ticker("BTC_USDT")], "wsKey": "k"}
+    both = {"table": "spot/ticker", "data": [ticker("BTC_USDT"), ticker("ETH_USDT")]}
+    for msg in (one, one, both):
+        router.on_update(msg)
+    assert [len(btc.got), len(eth.got)] == [3, 1]
+    expected = decoder.decode(one)
+    assert [u.topic for u in btc.got] == ["spot/ticker:BTC_USDT"] * 2 + ["spot/ticker"]
+    assert btc.got[0].items == expected.items and btc.got[0].ws_key == "k"  # type: ignore[union-attr]
+    assert eth.got[0] is btc.got[2]  # one decode per push, shared
+    router.remove(["spot/ticker:BTC_USDT"], btc)
+    router.on_update(one)  # the memo was forgotten: nobody wants BTC now
+    assert len(btc.got) == 3
+    router.add(["futures/depth20:BTCUSDT", "spot/ticker:BTC_USDT"], later)
+    router.on_update(one)
+    router.on_update({"group": "futures/depth20:BTCUSDT@200ms", "data": {"symbol": "BTCUSDT", "way": 1,
+                      "ms_t": 1, "depths": [{"price": "1", "vol": "2"}]}})  # fmt: skip
+    assert [u.channel for u in later.got] == ["spot/ticker", "futures/depth20"]
+    router.on_update({"table": "spot/ticker", "data": [{"symbol": "BTC_USDT"}]})  # malformed: reported
+    assert len(errors) == 1 and "spot/ticker" in errors[0] and len(later.got) == 2
+    router.remove(["futures/depth20:BTCUSDT", "spot/ticker:BTC_USDT"], later)
+    router.remove(["spot/ticker:ETH_USDT"], eth)
+    assert installed == [True, False]

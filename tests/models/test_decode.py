@@ -263,6 +263,55 @@ def test_malformed_known_channel_is_a_decode_error(message: dict[str, Any], need
         Decoder().decode_bytes(msgspec.json.encode(message))
 
 
+@pytest.mark.parametrize("decoder", DECODERS, ids=["decimal", "float"])
+@pytest.mark.parametrize("index", range(21))
+def test_specialised_decoder_agrees_with_decode(decoder: Decoder, index: int) -> None:
+    """``decoder_for(key message)`` gives what ``decode`` gives, for that push and for pushes of other
+    shapes, symbols or channels handed to it (it falls back to ``decode``), errors included."""
+    message = {**json.loads(json.dumps(SAMPLES[index])), "wsKey": "k"}
+    fast = decoder.decoder_for(message)
+    others: list[dict[str, Any]] = [message, {**message, "wsKey": None}]
+    data = message["data"]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        others += [
+            {**message, "data": [{**data[0], "symbol": "OTHER_USDT"}]},
+            {**message, "data": data * 2},
+            {**message, "data": []},
+            {**message, "data": ""},
+        ]
+    if isinstance(data, dict):
+        others += [{**message, "data": {**data, "symbol": "OTHER"}}, {**message, "data": []}]
+    others += [{**SAMPLES[(index + 1) % 21], "wsKey": "k"}, {**message, "group": 5, "table": 5}]
+    for other in others:
+        try:
+            expected: Any = decoder.decode(other, received_ms=7)
+        except DecodeError as exc:
+            expected = str(exc)
+        try:
+            got: Any = fast(other, 7)
+        except DecodeError as exc:
+            got = str(exc)
+        assert got == expected, other
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "nan", "x", "1_0", 7, None, [1]])
+@pytest.mark.parametrize("market", ["spot", "futures"])
+def test_specialised_decoder_agrees_on_bad_numbers(value: Any, market: str) -> None:
+    spot = {"table": "spot/depth/increase100", "data": [{"symbol": "BTC_USDT", "type": "update", "version": 2,
+            "ms_t": 1, "asks": [[value, "1"]], "bids": []}]}  # fmt: skip
+    futures = {"group": "futures/depthIncrease50:BTCUSDT", "data": {"symbol": "BTCUSDT", "type": "update",
+               "version": 2, "ms_t": 1, "asks": [{"price": value, "vol": "1"}], "bids": []}}  # fmt: skip
+    message = spot if market == "spot" else futures
+    decoder = Decoder("float")
+    outcomes: list[object] = []
+    for fast in (False, True):
+        try:
+            outcomes.append(decoder.decoder_for(message)(message, None) if fast else decoder.decode(message))
+        except DecodeError as exc:
+            outcomes.append(str(exc))
+    assert repr(outcomes[0]) == repr(outcomes[1])  # the text: nan != nan
+
+
 @pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b'{"table": 5, "data": []}'])
 def test_undecodable_bytes(payload: bytes) -> None:
     with pytest.raises(DecodeError):

@@ -24,9 +24,9 @@ no reader ever gets a valid book built across a gap.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from operator import attrgetter
 from typing import Any
 
 from ..models.futures import FuturesDepthIncrease
@@ -94,6 +94,9 @@ class Restored:
 
 
 Output = SendRequest | Resubscribe | Invalidated | Restored
+
+_DISCONNECTED, _SYNCING = BookState.DISCONNECTED, BookState.SYNCING  # bound once: read on every push
+_PRICE_VOL = attrgetter("price", "vol")
 
 
 class BookSync:
@@ -185,12 +188,13 @@ class BookSync:
 
     def push(self, item: DepthPush, now: float) -> list[Output]:
         """One decoded ``data`` item of the topic (a snapshot or an update)."""
-        if self.state is BookState.DISCONNECTED:
+        state = self.state
+        if state is _DISCONNECTED:
             return []
         self._last_push = now
         if item.type == "snapshot":
             return self._on_snapshot(item, now)
-        if self.state is BookState.SYNCING:
+        if state is _SYNCING:
             if self._buffering:
                 self._buffer.append(item)
             return []
@@ -208,17 +212,20 @@ class BookSync:
 
     # -- the rules ----------------------------------------------------------------------------------
 
-    def _levels(self, levels: tuple[Any, ...]) -> Iterator[tuple[Any, Any]] | tuple[Any, ...]:
-        if self._futures:
-            return ((level.price, level.vol) for level in levels)
-        return levels
+    def _sides(self, item: DepthPush) -> tuple[Any, Any]:
+        """The (asks, bids) of ``item`` as ``(price, size)`` pairs (futures levels are objects)."""
+        asks: Any = item.asks
+        bids: Any = item.bids
+        if self._futures:  # pairs made in C, no Python frame per side
+            return map(_PRICE_VOL, asks), map(_PRICE_VOL, bids)
+        return asks, bids
 
     def _on_snapshot(self, item: DepthPush, now: float) -> list[Output]:
         if self.state is BookState.VALID and self.version is not None and item.version < self.version:
             detail = f"snapshot version {item.version} is older than the book's {self.version}"
             return self._invalidate(Reason.STALE_SNAPSHOT, detail) + self._request(now)
         was_valid = self.valid
-        self.book.replace(self._levels(item.asks), self._levels(item.bids))
+        self.book.replace(*self._sides(item))
         self.version, self._ms_t = item.version, item.ms_t
         buffered = list(self._buffer)
         self._buffer.clear()
@@ -239,19 +246,20 @@ class BookSync:
     def _on_update(self, item: DepthPush, now: float) -> list[Output]:
         local = self.version
         assert local is not None  # a valid book has a version
-        if item.version <= local:
+        version = item.version
+        if version <= local:
             return []  # duplicate, stale, or a spot heartbeat
-        if not self._follows(item, local):
-            if item.version == local + 1:
-                detail = f"a spot heartbeat carries version {item.version}: that update was lost"
+        if version != local + 1 or not (self._futures or item.asks or item.bids):  # not _follows()
+            if version == local + 1:
+                detail = f"a spot heartbeat carries version {version}: that update was lost"
             else:
-                detail = f"expected version {local + 1}, got {item.version}"
+                detail = f"expected version {local + 1}, got {version}"
             out = self._invalidate(Reason.GAP, detail) + self._request(now)
             self._buffer.append(item)
             return out
         self._apply(item)
         if self.book.crossed:
-            detail = f"best bid reaches best ask at version {item.version}"
+            detail = f"best bid reaches best ask at version {version}"
             return self._invalidate(Reason.CROSSED, detail, clear=True) + self._request(now)
         return []
 
@@ -266,7 +274,7 @@ class BookSync:
         return self._futures or bool(item.asks or item.bids)
 
     def _apply(self, item: DepthPush) -> None:
-        self.book.apply(self._levels(item.asks), self._levels(item.bids))
+        self.book.apply(*self._sides(item))
         self.version, self._ms_t = item.version, item.ms_t
 
     def _invalidate(self, reason: Reason, detail: str, *, clear: bool = False) -> list[Output]:

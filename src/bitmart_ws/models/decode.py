@@ -145,6 +145,11 @@ def _resolve() -> dict[str, ChannelModel]:
 
 _BY_CHANNEL = _resolve()
 
+# A table or group -> (channel, symbol named by a futures group, row or None, item model or None).
+_Route = tuple[str, "str | None", "ChannelModel | None", Any]
+DecodeFn = Callable[[Mapping[str, Any], "int | None"], "Update[Any] | RawUpdate"]
+_ROUTES_KEPT = 4096
+
 _FIXED_ARGUMENT = {"spot/user/balance": "BALANCE_UPDATE", "spot/user/orders": "ALL_SYMBOLS"}
 
 
@@ -213,7 +218,7 @@ class Decoder:
             balance and rate of every model this decoder returns has that type.
     """
 
-    __slots__ = ("_bytes_decoders", "_head", "_item_types", "numbers")
+    __slots__ = ("_bytes_decoders", "_futures_routes", "_head", "_item_types", "_spot_routes", "numbers")
 
     def __init__(self, numbers: Numbers | str = Numbers.DECIMAL) -> None:
         self.numbers = Numbers(numbers)
@@ -223,6 +228,8 @@ class Decoder:
         }
         self._head = msgspec.json.Decoder(_Head)
         self._bytes_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._spot_routes: dict[str, _Route] = {}  # by table
+        self._futures_routes: dict[str, _Route] = {}  # by group
 
     def model(self, channel: str) -> Any:
         """The model class of one item of ``channel`` with this decoder's number type bound, or ``None``."""
@@ -240,20 +247,19 @@ class Decoder:
         table = message.get("table")
         data = message.get("data")
         if isinstance(table, str):
+            _, _, row, model = self._spot_routes.get(table) or self._route(table, False)
             symbol = _spot_symbol(data)
             topic = self._spot_topic(table, symbol)
-            row = _BY_CHANNEL.get(table)
             if row is None:
                 return RawUpdate(topic, table, symbol, data, ws_key, received_ms)
             if type(data) is not list:
                 raise DecodeError(f"malformed {table} push: data is {type(data).__name__}, not a list")
-            items = self._convert(row, table, data)
+            items = self._convert(row, model, table, data)
             return Update(topic, table, symbol, items, ws_key, received_ms)
         group = message.get("group")
         if not isinstance(group, str):
             raise DecodeError("not an update payload: neither 'table' nor 'group'")
-        channel, symbol = _futures_channel(group)
-        row = _BY_CHANNEL.get(channel)
+        channel, symbol, row, model = self._futures_routes.get(group) or self._route(group, True)
         if row is None:
             return RawUpdate(group, channel, symbol, data, ws_key, received_ms)
         if row.shape is Shape.OBJECT:
@@ -267,23 +273,57 @@ class Decoder:
             data = data.get("items", [data])
         elif type(data) is not list:
             raise DecodeError(f"malformed {group} push: data is {type(data).__name__}, not a list")
-        return Update(group, channel, symbol, self._convert(row, group, data), ws_key, received_ms)
+        return Update(group, channel, symbol, self._convert(row, model, group, data), ws_key, received_ms)
+
+    def decoder_for(self, message: Mapping[str, Any]) -> DecodeFn:
+        """A decode function specialised to the channel and symbol of ``message``: it gives what
+        :meth:`decode` gives for every push of the same futures ``group`` or, on spot, of the same
+        ``table`` with one item of the same ``symbol`` (the hot case; its topic and model are worked
+        out here, once). A push of another shape goes through :meth:`decode`.
+        """
+        table, group = message.get("table"), message.get("group")
+        if isinstance(table, str):
+            data = message.get("data")
+            _, _, row, model = self._spot_routes.get(table) or self._route(table, False)
+            if row is None or row.prepare is not None or not _one_item(data):
+                return self._generic
+            symbol = _spot_symbol(data)
+            return _spot_one(self, table, symbol, self._spot_topic(table, symbol), model)
+        if isinstance(group, str):
+            channel, symbol, row, model = self._futures_routes.get(group) or self._route(group, True)
+            if row is not None and row.shape is Shape.OBJECT and row.prepare is None:
+                return _futures_object(self, group, channel, symbol, model)
+        return self._generic
+
+    def _generic(self, message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        return self.decode(message, received_ms=received_ms)
+
+    def _route(self, where: str, futures: bool) -> _Route:
+        """What a ``table`` (spot) or ``group`` (futures) decodes to, resolved once and remembered."""
+        routes = self._futures_routes if futures else self._spot_routes
+        channel, symbol = _futures_channel(where) if futures else (where, None)
+        row = _BY_CHANNEL.get(channel)
+        route = (channel, symbol, row, None if row is None else self._item_types[channel])
+        if len(routes) >= _ROUTES_KEPT:  # a server inventing names cannot grow it without bound
+            routes.clear()
+        routes[where] = route
+        return route
 
     def _spot_topic(self, table: str, symbol: str | None) -> str:
         argument = symbol or _FIXED_ARGUMENT.get(table)
         return f"{table}:{argument}" if argument else table
 
-    def _convert(self, row: ChannelModel, where: str, data: list[Any]) -> tuple[Any, ...]:
-        if row.prepare is not None:
-            prepare = row.prepare
-            data = [prepare(item) if type(item) is dict else item for item in data]
-        channel = where.partition(":")[0].partition("@")[0]
-        model, convert = self._item_types[channel], msgspec.convert
+    def _convert(self, row: ChannelModel, model: Any, where: str, data: list[Any]) -> tuple[Any, ...]:
+        convert = msgspec.convert
         try:
-            items = tuple([convert(item, model, strict=False, dec_hook=dec_hook) for item in data])
+            if row.prepare is not None:
+                prepare = row.prepare
+                data = [prepare(item) if type(item) is dict else item for item in data]
+            if len(data) == 1:  # most pushes carry one item
+                return (convert(data[0], model, strict=False, dec_hook=dec_hook),)
+            return tuple([convert(item, model, strict=False, dec_hook=dec_hook) for item in data])
         except (msgspec.ValidationError, ValueError, TypeError) as exc:
             raise DecodeError(f"malformed {where} push: {exc}") from None
-        return items
 
     def decode_bytes(
         self, payload: bytes | str, *, ws_key: str | None = None, received_ms: int | None = None
@@ -378,6 +418,53 @@ def _concrete(model: type[Any], number: type[Any]) -> type[Any]:
 
 def _tuple_of(item: Any) -> Any:
     return tuple[item, ...]
+
+
+def _one_item(data: Any) -> bool:
+    return type(data) is list and len(data) == 1 and type(data[0]) is dict
+
+
+def _spot_one(decoder: Decoder, table: str, symbol: str | None, topic: str, model: Any) -> DecodeFn:
+    """:meth:`Decoder.decode` of a one-item push of ``table`` and ``symbol`` (a list-shaped channel
+    without a ``prepare`` step)."""
+    convert = msgspec.convert
+
+    def decode_one(message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        data: Any = message.get("data")
+        if (
+            type(data) is not list
+            or len(data) != 1
+            or type(first := data[0]) is not dict
+            or first.get("symbol") != symbol
+            or message.get("table") != table
+        ):
+            return decoder.decode(message, received_ms=received_ms)
+        try:
+            item = convert(first, model, strict=False, dec_hook=dec_hook)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise DecodeError(f"malformed {table} push: {exc}") from None
+        return Update(topic, table, symbol, (item,), message.get("wsKey"), received_ms)
+
+    return decode_one
+
+
+def _futures_object(decoder: Decoder, group: str, channel: str, symbol: str | None, model: Any) -> DecodeFn:
+    """:meth:`Decoder.decode` of a push of ``group`` (an object-shaped channel without ``prepare``)."""
+    convert = msgspec.convert
+
+    def decode_one(message: Mapping[str, Any], received_ms: int | None) -> Update[Any] | RawUpdate:
+        data = message.get("data")
+        if type(data) is not dict or message.get("group") != group or "table" in message:
+            return decoder.decode(message, received_ms=received_ms)
+        try:
+            item = convert(data, model, strict=False, dec_hook=dec_hook)
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise DecodeError(f"malformed {group} push: {exc}") from None
+        return Update(
+            group, channel, symbol or data.get("symbol"), (item,), message.get("wsKey"), received_ms
+        )
+
+    return decode_one
 
 
 def _item_symbol(items: tuple[Any, ...]) -> str | None:
