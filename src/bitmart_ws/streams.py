@@ -102,6 +102,7 @@ class Stream:
                 del latest[next(iter(latest))]
                 self._dropped += 1
             latest[update.topic] = update
+            size = len(latest)
         else:
             items = self._items
             if len(items) >= self.maxsize:
@@ -121,7 +122,7 @@ class Stream:
                     self._blocking = True
                     self._client._pressure(self, True)
             items.append(update)
-        size = len(self)
+            size = len(items)
         if size > self._high:
             self._high = size
         waiter = self._waiter
