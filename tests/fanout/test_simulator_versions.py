@@ -27,6 +27,7 @@ async def test_two_connections_subscribed_at_different_ticks_see_the_same_versio
             await a.subscribe_topics([TOPIC])
             await sim.step(3)
             await b.subscribe_topics([TOPIC])
+            caught_up.clear()
             await sim.step(5)
             async with asyncio.timeout(5):
                 await caught_up.wait()
