@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -44,3 +45,12 @@ def assert_contiguous(vs: list[int]) -> None:
     assert vs, "nothing read"
     missing = sorted(set(range(vs[0], vs[-1] + 1)) - set(vs))
     assert vs == list(range(vs[0], vs[0] + len(vs))), f"gaps at {missing[:10]}, or duplicates/disorder"
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait for a condition of another process or task (polled), or fail after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        for _ in itertools.count():
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
