@@ -39,8 +39,9 @@ async def test_redis_restarted_mid_run_nothing_lost(redis_server: RedisServer):
                 await wait_until(lambda: len(got) >= 100)
                 # writes pause, the reader catches up (entries kept only in a killed redis are not the
                 # publisher's to keep), then redis dies while the publisher is still receiving
-                await feed.redis.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
-                last = (await feed.redis.xrevrange(feed.key(BOOK), count=1))[0][0].decode()
+                await feed.redis.client_pause(60_000, all=False)
+                newest: Any = await feed.redis.xrevrange(feed.key(BOOK), count=1)
+                last = newest[0][0].decode()
                 await wait_until(lambda: got[-1].entry_id == last)
                 redis_server.kill()
                 await wait_until(lambda: not pub.stats.sink_up and pub.stats.buffered >= 50)
