@@ -19,7 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..exceptions import BitmartWSError, ConfigurationError
-from . import _book, _export, _jobs
+from . import _book, _export, _fanout, _jobs
 from ._args import CREDENTIAL_VARIABLES, EXIT_CODES, add_simulate_arguments, build_parser
 from ._console import Console
 
@@ -39,6 +39,7 @@ _JOBS: dict[str, tuple[Job, int]] = {
     "demo": (_jobs.demo, INTERRUPTED),
     "channels": (_jobs.channels, INTERRUPTED),
     "simulate": (_jobs.simulate, 0),  # a server: a signal is how it is meant to end
+    "publish": (_fanout.publish, INTERRUPTED),
 }
 
 

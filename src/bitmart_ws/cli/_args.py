@@ -175,6 +175,32 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument(
         "--format", choices=("json", "pretty"), default="json", help="one JSON line per message, or indented"
     )
+    stream.add_argument(
+        "--from",
+        dest="from_url",
+        metavar="REDIS_URL",
+        help="read what `publish` wrote to Redis (redis://host:port/db) instead of BitMart",
+    )
+    stream.add_argument(
+        "--since", help="with --from: after an entry id, or from a time (Unix seconds, ISO 8601)"
+    )
+    stream.add_argument("--prefix", default="bitmart:", help="with --from: the key prefix (default bitmart:)")
+
+    publish = _command(commands, "publish", "publish topics to Redis Streams (one stream per topic)")
+    publish.add_argument("topics", nargs="+", metavar="TOPIC")
+    publish.add_argument("--redis", required=True, metavar="URL", help="redis://host:port/db")
+    publish.add_argument("--prefix", default="bitmart:", help="key prefix: the stream of T is PREFIX+T")
+    publish.add_argument("--maxlen", type=_positive_int, default=100_000, help="approximate cap per stream")
+    publish.add_argument(
+        "--buffer",
+        type=_positive_int,
+        default=50_000,
+        help="messages kept while Redis is down (oldest dropped)",
+    )
+    publish.add_argument(
+        "--seconds", type=_positive_float, help="stop this long after the start (default: until Ctrl-C)"
+    )
+    _add_source(publish)
 
     record = _command(commands, "record", "record topics to a crash-safe, rotating, compressed file")
     record.add_argument("topics", nargs="+", metavar="TOPIC")

@@ -374,6 +374,10 @@ def _shower(console: Console, pretty: bool) -> Callable[[dict[str, Any]], None]:
 
 async def stream(args: argparse.Namespace, console: Console) -> int:
     """``stream TOPIC...``: JSON lines on stdout (and the same messages to ``--record``)."""
+    if getattr(args, "from_url", None):
+        from ._fanout import stream_from
+
+        return await stream_from(args, console)
     with _recorder(args.record) as recorder:
         return await _stream_to(
             args, args.topics, console, _shower(console, args.format == "pretty"), recorder

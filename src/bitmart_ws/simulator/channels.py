@@ -244,9 +244,25 @@ def _book_update(push: Push) -> list[Message]:
     gap_probability = push.config.gap_probability
     if gap_probability > 0 and session.rng.random() < gap_probability:
         stream.pending_gap += 1
+    if stream.advance_on_empty and not _on_venue_clock(push, stream):
+        return frames
     message = _book(push, "update", *stream.update(push.market))
     session.last_book[text] = message
     return [*frames, message]
+
+
+def _on_venue_clock(push: Push, stream: IncrementalStream) -> bool:
+    """Futures versions are the venue's, as on BitMart: one per tick of the futures clock, the same on
+    every connection (two connections see the same version for the same change). A tick the
+    subscription's snapshot already covers pushes nothing (``False``); ticks a slow session did not push
+    show as a gap; an injected gap shifts this subscription's chain for good."""
+    stream.clock_base += stream.pending_gap
+    due = stream.clock_base + push.venue.clocks[push.session.market].ticks
+    if stream.version >= due:
+        stream.pending_gap = 0
+        return False
+    stream.pending_gap = due - stream.version - 1
+    return True
 
 
 def _book_snapshot(push: Push) -> list[Message]:
@@ -260,7 +276,10 @@ def new_stream(venue: Venue, session: Session, topic: Topic) -> IncrementalStrea
     depth = CHANNEL_TABLE[topic.channel].book_depth
     assert depth is not None
     version = 100_000 + stable_seed(venue.config.seed, "version", topic.text) % 900_000
-    return IncrementalStream(depth, version, advance_on_empty=session.market is Market.FUTURES)
+    if session.market is Market.FUTURES:  # the venue's version: where the futures clock is now
+        ticks = venue.clocks[Market.FUTURES].ticks
+        return IncrementalStream(depth, version + ticks, advance_on_empty=True, clock_base=version)
+    return IncrementalStream(depth, version, advance_on_empty=False)
 
 
 def _funding_interval(config: SimulatorConfig) -> float:
@@ -333,7 +352,7 @@ def start_topic(venue: Venue, session: Session, topic: Topic) -> None:
 def tick_frames(venue: Venue, session: Session, topic: Topic, batch: ActivityBatch | None) -> list[Message]:
     """The frames ``topic`` pushes on this tick of its dialect's clock (``batch``: the account's activity)."""
     channel = CHANNEL_TABLE[topic.channel]
-    now_ms = _now_ms()
+    now_ms = venue.clocks[session.market].now_ms or _now_ms()  # the tick's time: the same on every connection
     frames: list[Message] = []
     if channel.cadence is Cadence.TICK:
         frames = channel.render(Push(venue, session, topic, now_ms))

@@ -465,12 +465,14 @@ class IncrementalStream:
     The stream remembers the window it last sent and emits the difference to the current window, so a
     client that applies the updates to the snapshot holds exactly the server's top ``depth`` levels.
     ``advance_on_empty`` is the futures rule (every push is ``version + 1``); spot keeps the version on
-    an empty heartbeat.
+    an empty heartbeat. ``clock_base``: futures versions are the venue's, ``clock_base`` + the ticks of
+    the futures clock, the same on every connection (see ``channels._on_venue_clock``).
     """
 
     depth: int
     version: int
     advance_on_empty: bool
+    clock_base: int = 0
     sent_asks: dict[int, int] = field(default_factory=dict)
     sent_bids: dict[int, int] = field(default_factory=dict)
     pending_gap: int = 0

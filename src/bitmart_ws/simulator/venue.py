@@ -33,6 +33,7 @@ class DialectClock:
     cadence: float  # seconds between ticks; 0: only Simulator.step() ticks
     next_activity: float
     ticks: int = 0
+    now_ms: int = 0  # the time of the last tick (the exchange timestamp of its pushes)
     tick: asyncio.Event = field(default_factory=asyncio.Event)
     batches: dict[str, ActivityBatch] = field(default_factory=dict)  # api key -> this tick's activity
 
@@ -115,6 +116,7 @@ class Venue:
             else:
                 clock.batches = {}
             clock.ticks += 1
+            clock.now_ms = now_ms
             clock.tick.set()
             clock.tick = asyncio.Event()
         self.ticks += 1
