@@ -184,6 +184,7 @@ class RedisFeed:
             except (RedisError, OSError):
                 delay = await self._retrying("reading", delay)
                 continue
+            _raise_if_cancelled()  # a cancellation redis-py swallowed while reconnecting inside xread
             delay = self.retry_delay
             for raw_key, items in reply or ():
                 key = raw_key.decode()

@@ -125,27 +125,27 @@ class RedisSink:
         by_topic: dict[str, list[Entry]] = {}
         for entry in entries:
             by_topic.setdefault(entry.topic, []).append(entry)
-        pipe = self._redis.pipeline(transaction=False)
-        for topic, items in by_topic.items():
-            key = stream_key(self.prefix, topic)
-            keys = [
-                key,
-                f"{self.prefix}~last:{topic}",
-                f"{self.prefix}~seen:{topic}",
-                f"{self.prefix}~order:{topic}",
-            ]
-            for start in range(0, len(items), _CHUNK):
-                args: list[Any] = [self.maxlen, items[0].mode.value, RECENT_IDS]
-                for e in items[start : start + _CHUNK]:
-                    args += (str(e.dedup.seq), e.dedup.token, e.payload, e.received_ms, e.kind.value)
-                await self._script(keys, args, client=pipe)
-        try:
-            results = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # redis-py may turn a cancellation into an error
-                raise asyncio.CancelledError from None
-            raise SinkUnavailable(f"redis: {exc}") from None
+        async with self._redis.pipeline(transaction=False) as pipe:  # reset even when cancelled
+            for topic, items in by_topic.items():
+                key = stream_key(self.prefix, topic)
+                keys = [
+                    key,
+                    f"{self.prefix}~last:{topic}",
+                    f"{self.prefix}~seen:{topic}",
+                    f"{self.prefix}~order:{topic}",
+                ]
+                for start in range(0, len(items), _CHUNK):
+                    args: list[Any] = [self.maxlen, items[0].mode.value, RECENT_IDS]
+                    for e in items[start : start + _CHUNK]:
+                        args += (str(e.dedup.seq), e.dedup.token, e.payload, e.received_ms, e.kind.value)
+                    await self._script(keys, args, client=pipe)
+            try:
+                results = await pipe.execute()
+            except (RedisError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # redis-py may turn a cancellation into an error
+                    raise asyncio.CancelledError from None
+                raise SinkUnavailable(f"redis: {exc}") from None
         return sum(int(r) for r in results)
 
     async def close(self) -> None:
