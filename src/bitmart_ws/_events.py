@@ -9,12 +9,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, StreamOverflow
 
 __all__ = ["EVENTS", "HANDLER_OVERFLOWS", "Emitter", "Handler"]
 
 EVENTS = ("open", "update", "reconnect", "reconnected", "authenticated", "response", "exception", "close")
-HANDLER_OVERFLOWS = ("block", "drop_oldest")
+HANDLER_OVERFLOWS = ("block", "drop_oldest", "keep_latest", "fail")
 Handler = Callable[[dict[str, Any]], Any]
 _Item = tuple[str, Handler, Any, dict[str, Any]]
 
@@ -23,9 +23,13 @@ class Emitter:
     """Handlers per event. Sync handlers run inline, in emit order; async ones run, in the same order,
     on one dispatcher task owned by the emitter (created when first needed, stopped by :meth:`stop`).
 
-    The async handlers' queue holds at most ``maxsize`` calls. When it is full, ``overflow`` decides:
-    ``"block"`` asks the client to stop reading its sockets (``on_pressure(True)``) until the queue
-    is half empty; ``"drop_oldest"`` drops the oldest queued call (counted in :attr:`dropped`).
+    The async handlers' queue holds at most ``maxsize`` calls. When it is full, ``overflow`` decides,
+    as for streams: ``"block"`` asks the client to stop reading its sockets (``on_pressure(True)``)
+    until the queue is half empty; ``"drop_oldest"`` drops the oldest queued call; ``"keep_latest"``
+    drops the queued call of the same handler for the same push topic (``table``/``group`` and
+    symbol), else the oldest; ``"fail"`` drops every queued call and reports it as an ``exception``
+    event (:class:`~bitmart_ws.exceptions.StreamOverflow`): the handlers fell behind, loudly. Dropped
+    calls are counted in :attr:`dropped`.
 
     Internal taps (the client's stream and book router) run before the user's sync handlers and are
     not affected by :meth:`off`. A handler that raises is reported as an ``exception`` event and
@@ -160,11 +164,22 @@ class Emitter:
     def _enqueue(self, event: str, handler: Handler, awaitable: Any, payload: dict[str, Any]) -> None:
         items = self._items
         if len(items) >= self.maxsize:
-            if self.overflow == "drop_oldest":
-                dropped = items.popleft()
-                self.dropped += 1
-                if dropped is not None and dropped[2] is not None:
-                    dropped[2].close()  # a coroutine that will never run
+            overflow = self.overflow
+            if overflow == "drop_oldest":
+                self._drop(items.popleft())
+            elif overflow == "keep_latest":
+                self._drop(self._take_older(items, event, handler, payload))
+            elif overflow == "fail":
+                dropped = len(items)
+                while items:
+                    self._drop(items.popleft())
+                error = StreamOverflow(
+                    f"async handlers fell {dropped} calls behind (handler_queue overflow=fail): "
+                    "the queued calls were dropped",
+                    maxsize=self.maxsize,
+                )
+                self._logger.error("%s", error)
+                self.emit("exception", {"wsKey": payload.get("wsKey"), "message": str(error), "error": error})
             elif not self._blocking and self.on_pressure is not None:
                 self._blocking = True
                 self.on_pressure(True)
@@ -172,6 +187,24 @@ class Emitter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._dispatch())
         self._wake()
+
+    @staticmethod
+    def _take_older(
+        items: deque[_Item | None], event: str, handler: Handler, payload: dict[str, Any]
+    ) -> _Item | None:
+        """Remove and return the queued call of ``handler`` for the same topic as ``payload``
+        (the oldest call when there is none). Runs only on overflow."""
+        topic = _topic_key(payload)
+        for i, item in enumerate(items):
+            if item is not None and item[0] == event and item[1] is handler and _topic_key(item[3]) == topic:
+                del items[i]
+                return item
+        return items.popleft()
+
+    def _drop(self, item: _Item | None) -> None:
+        self.dropped += 1
+        if item is not None and item[2] is not None:
+            item[2].close()  # a coroutine that will never run
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -220,3 +253,11 @@ class Emitter:
             if item is not None and item[2] is not None:
                 item[2].close()
         self._items.clear()
+
+
+def _topic_key(payload: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two pushes "the same topic" for ``keep_latest``: connection, channel and symbol."""
+    data = payload.get("data")
+    first = data[0] if type(data) is list and data else data
+    symbol = first.get("symbol") if type(first) is dict else None
+    return (payload.get("wsKey"), payload.get("table", payload.get("group")), symbol)

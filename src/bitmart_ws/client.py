@@ -130,8 +130,10 @@ class WebsocketClient:
         numbers: ``"decimal"`` (exact, the default) or ``"float"`` (about twice as fast): the number
             type of the typed values of :meth:`stream` and :meth:`order_book`.
         handler_queue: ``(maxsize, overflow)`` of the queue feeding ``async def`` handlers (default
-            ``(10_000, "block")``): when full, ``"block"`` stops reading the sockets until half of it
-            is drained (back-pressure), ``"drop_oldest"`` drops the oldest queued call.
+            ``(10_000, "block")``). When full: ``"block"`` stops reading the sockets until half of it
+            is drained (back-pressure); ``"drop_oldest"`` drops the oldest queued call;
+            ``"keep_latest"`` drops the queued call of the same handler for the same topic;
+            ``"fail"`` drops the backlog and reports :class:`~bitmart_ws.exceptions.StreamOverflow`.
         connect_rate: ``(attempts, seconds)``: connection attempts of the whole client (every key and
             shard) are paced under this budget (default 24 per 60 s, under BitMart's 30 per minute
             per IP), so a flapping server never causes a reconnect storm.

@@ -337,3 +337,34 @@ async def test_router_memo_follows_consumers_and_decodes_like_the_decoder() -> N
     router.remove(["futures/depth20:BTCUSDT", "spot/ticker:BTC_USDT"], later)
     router.remove(["spot/ticker:ETH_USDT"], eth)
     assert installed == [True, False]
+
+
+async def test_async_handler_queue_keep_latest_and_fail(sim: Simulator, rec: Recorder) -> None:
+    gate = asyncio.Event()
+    seen: list[str] = []
+
+    async def slow(update: dict[str, Any]) -> None:
+        await gate.wait()
+        seen.append(update["data"][0]["symbol"])
+
+    client = make_client(sim, handler_queue=(2, "keep_latest"))
+    client.on("update", slow)
+    async with client:
+        await client.subscribe([SPOT, "spot/ticker:ETH_USDT"], "spot")
+        await sim.wait_for(lambda: client._emitter.dropped > 4)
+        # at most one queued call per topic of that handler (plus the one running)
+        assert client._emitter.queued <= 2
+        queued_topics = {item[3]["data"][0]["symbol"] for item in client._emitter._items if item is not None}
+        assert len(queued_topics) == client._emitter.queued
+        gate.set()
+        await sim.wait_for(lambda: len(seen) >= 3)
+
+    gate = asyncio.Event()
+    failing = make_client(sim, handler_queue=(3, "fail"))
+    failing.on("update", slow)
+    rec.attach(failing)
+    async with failing:
+        await failing.subscribe(SPOT, "spot")
+        await rec.wait(lambda: any(isinstance(e.get("error"), StreamOverflow) for e in rec.of("exception")))
+        assert failing._emitter.dropped >= 3 and failing._emitter.queued <= 3
+        gate.set()
