@@ -29,6 +29,7 @@ from .requests import (
     request_frame,
     subscription_frames,
 )
+from .session import Session, SessionConfig
 from .signing import Credentials, sign, sign_payload
 from .topics import CHANNELS, ArgKind, ChannelSpec, Topic, group_by_key, parse_topic, route, validate_symbol
 
@@ -49,6 +50,8 @@ __all__ = [
     "Operation",
     "Pong",
     "Push",
+    "Session",
+    "SessionConfig",
     "SubscriptionReply",
     "Topic",
     "Unknown",
