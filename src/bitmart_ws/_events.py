@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .exceptions import ConfigurationError, StreamOverflow
+from .protocol.inbound import push_topics
 
 __all__ = ["EVENTS", "HANDLER_OVERFLOWS", "Emitter", "Handler"]
 
@@ -256,8 +257,5 @@ class Emitter:
 
 
 def _topic_key(payload: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two pushes "the same topic" for ``keep_latest``: connection, channel and symbol."""
-    data = payload.get("data")
-    first = data[0] if type(data) is list and data else data
-    symbol = first.get("symbol") if type(first) is dict else None
-    return (payload.get("wsKey"), payload.get("table", payload.get("group")), symbol)
+    """What makes two calls "the same topic" for ``keep_latest``: the connection and the push's topics."""
+    return (payload.get("wsKey"), *push_topics(payload))

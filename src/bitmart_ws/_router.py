@@ -15,15 +15,9 @@ from typing import Any, Protocol
 from .exceptions import DecodeError
 from .models import Decoder, RawUpdate, Update
 from .models.decode import DecodeFn
+from .protocol.inbound import push_topics
 
-__all__ = ["Consumer", "Router", "push_topics"]
-
-# Spot tables whose topics have a fixed argument instead of the symbol.
-_SPOT_ALIASES = {
-    "spot/user/balance": ("spot/user/balance:BALANCE_UPDATE",),
-    "spot/user/order": ("spot/user/orders:ALL_SYMBOLS",),
-}
-
+__all__ = ["Consumer", "Router"]
 
 _WANTED_KEPT = 4096
 _time_ns = time.time_ns
@@ -36,26 +30,6 @@ class Consumer(Protocol):
     def connected(self, now: float) -> None: ...
 
     def disconnected(self, now: float) -> None: ...
-
-
-def push_topics(msg: dict[str, Any]) -> list[str]:
-    """The topics a push serves, from its raw fields (no decoding)."""
-    table = msg.get("table")
-    if type(table) is str:
-        data = msg.get("data")
-        out = []
-        if type(data) is list:
-            for item in data:
-                if type(item) is dict and type(item.get("symbol")) is str:
-                    topic = f"{table}:{item['symbol']}"
-                    if topic not in out:
-                        out.append(topic)
-        out.extend(_SPOT_ALIASES.get(table, ()))
-        return out
-    group = msg.get("group")
-    if type(group) is not str:
-        return []
-    return [group, group.partition("@")[0]] if "@" in group else [group]
 
 
 class Router:

@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..exceptions import ConfigurationError
 from .dedup import RECENT_IDS
 from .sink import Entry, SinkUnavailable
 
@@ -105,7 +106,7 @@ class RedisSink:
     ) -> None:
         if client is None:
             if url is None:
-                raise ValueError("RedisSink needs a url or a client")
+                raise ConfigurationError("RedisSink needs a url or a client")
             client = redis_client(url)
         self.prefix = prefix
         self.maxlen = maxlen

@@ -30,6 +30,7 @@ __all__ = [
     "is_futures_push",
     "is_spot_push",
     "parse_frame",
+    "push_topics",
 ]
 
 _decode = msgspec.json.Decoder().decode
@@ -163,6 +164,35 @@ def is_futures_push(msg: Any) -> bool:
         return False
     group = msg.get("group")
     return type(group) is str and group != "System"
+
+
+# Spot tables whose topics have a fixed argument instead of the symbol.
+_SPOT_ALIASES = {
+    "spot/user/balance": ("spot/user/balance:BALANCE_UPDATE",),
+    "spot/user/order": ("spot/user/orders:ALL_SYMBOLS",),
+}
+
+
+def push_topics(msg: dict[str, Any]) -> list[str]:
+    """The topics a data push serves, from its raw fields (no decoding): spot ``table:symbol`` per
+    symbol of ``data`` (plus the fixed-argument topic of a private table), futures ``group`` and, when
+    it carries a speed suffix, ``group`` without it."""
+    table = msg.get("table")
+    if type(table) is str:
+        data = msg.get("data")
+        out = []
+        if type(data) is list:
+            for item in data:
+                if type(item) is dict and type(item.get("symbol")) is str:
+                    topic = f"{table}:{item['symbol']}"
+                    if topic not in out:
+                        out.append(topic)
+        out.extend(_SPOT_ALIASES.get(table, ()))
+        return out
+    group = msg.get("group")
+    if type(group) is not str:
+        return []
+    return [group, group.partition("@")[0]] if "@" in group else [group]
 
 
 SUBSCRIPTION_ERROR_CODES = frozenset({"90004", "90005", "90006", "90007", "90008", "90009", "91006", "92001"})
