@@ -83,10 +83,11 @@ async def test_a_rejected_topic_fails_entering_and_holds_nothing(sim: Simulator)
 
 
 async def _fill(sim: Simulator, stream: Any, pushes: int) -> None:
-    """Let ``pushes`` more pushes reach the client while nobody consumes."""
-    start = sim.ticks
-    await sim.wait_for(lambda: sim.ticks >= start + pushes, 10)
-    await asyncio.sleep(0.05)  # the time under test: the last pushes travel to the client
+    """Until ``pushes`` pushes have reached the stream while nobody consumes (each push is queued or
+    dropped; with overflow=fail the stream has failed)."""
+    await sim.wait_for(
+        lambda: stream.stats.queued + stream.stats.dropped >= pushes or stream._error is not None, 10
+    )
 
 
 @pytest.mark.parametrize("overflow", [Overflow.DROP_OLDEST, Overflow.KEEP_LATEST])
