@@ -86,3 +86,40 @@ async def test_stream_from_redis_prints_the_published_json_lines(redis_server: R
     assert len(lines) == 20 and all(m["group"] == BOOK and m["wsKey"] == "futuresPublicV2" for m in lines)
     vs = [m["data"]["version"] for m in lines]
     assert vs == list(range(vs[0], vs[0] + 20))
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "says"),
+    [
+        (["publish", "spot/ticker:BTC_USDT", "--redis", "notaurl", "--seconds", "2"], 2, "not a Redis URL"),
+        (["stream", "--from", "notaurl", "spot/ticker:BTC_USDT", "--seconds", "2"], 2, "not a Redis URL"),
+        (
+            ["stream", "--from", "redis://127.0.0.1:{port}/0", "spot/ticker:BTC_USDT", "--seconds", "5"],
+            1,
+            "cannot reach redis",
+        ),
+        (
+            ["publish", "spot/ticker:BTC_USDT", "--redis", "redis://127.0.0.1:{port}/0", "--seconds", "2"],
+            1,
+            "not written",
+        ),
+    ],
+)
+def test_redis_mistakes_and_outages_are_one_line_and_a_status(
+    args: list[str], status: int, says: str
+) -> None:
+    port = _closed_port()
+    done = subprocess.run(
+        [CLI, *(a.format(port=port) for a in args)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == status, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""

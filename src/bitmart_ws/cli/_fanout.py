@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from ..client import WebsocketClient
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, ConnectError
 from ._console import Console
 from ._jobs import STATUS_EVERY, _every, client_options, run_until
 
@@ -36,6 +36,8 @@ async def publish(args: argparse.Namespace, console: Console) -> int:
         elif name == "sink_up":
             console.notice(f"redis back after {payload['downtime']:.1f} s")
 
+    publishers: list[Any] = []
+
     async def work() -> None:
         async with client_options(args, args.topics, console) as options:
             sink = fanout.RedisSink(args.redis, prefix=args.prefix, maxlen=args.maxlen)
@@ -43,6 +45,7 @@ async def publish(args: argparse.Namespace, console: Console) -> int:
                 publisher = fanout.Publisher(
                     client, args.topics, sink, max_buffer=args.buffer, on_event=on_event
                 )
+                publishers.append(publisher)
 
                 def status() -> None:
                     s = publisher.stats
@@ -56,6 +59,15 @@ async def publish(args: argparse.Namespace, console: Console) -> int:
                     await _forever()
 
     await run_until(args.seconds, work)
+    if not publishers:
+        return 1
+    stats = publishers[0].stats
+    if stats.dropped or stats.buffered or not stats.sink_up:
+        console.notice(
+            f"{stats.buffered} message(s) not written, {stats.dropped} dropped: "
+            f"redis {'up' if stats.sink_up else 'unavailable'} at the end"
+        )
+        return 1
     return 0
 
 
@@ -66,6 +78,8 @@ async def _forever() -> None:
 async def stream_from(args: argparse.Namespace, console: Console) -> int:
     """``stream --from redis://... TOPIC...``: the same JSON lines as from BitMart, read from Redis."""
     fanout = _fanout()
+    from redis.exceptions import RedisError  # installed with the [redis] extra, as fanout is
+
     since = fanout.parse_since(args.since) if args.since else None
     pretty = args.format == "pretty"
     count = 0
@@ -73,6 +87,10 @@ async def stream_from(args: argparse.Namespace, console: Console) -> int:
     async def work() -> None:
         nonlocal count
         async with fanout.RedisFeed(args.from_url, prefix=args.prefix) as feed:
+            try:
+                await feed.redis.ping()
+            except (RedisError, OSError) as exc:
+                raise ConnectError(f"cannot reach redis: {exc}") from None
             async for entry in feed.messages(args.topics, since=since):
                 text = entry.payload
                 console.message((msgspec.json.format(text, indent=2) if pretty else text).decode())

@@ -81,10 +81,18 @@ def stream_key(prefix: str, topic: str) -> str:
 
 
 def redis_client(url: str) -> aioredis.Redis:
-    """A redis-py asyncio client for ``url`` (``redis://host:port/db``), with short timeouts."""
-    return aioredis.Redis.from_url(
-        url, socket_connect_timeout=2.0, socket_timeout=10.0, health_check_interval=5
-    )
+    """A redis-py asyncio client for ``url`` (``redis://host:port/db``), with short timeouts.
+
+    Raises:
+        ConfigurationError: ``url`` is not a Redis URL (the message never repeats it: it may hold a
+            password).
+    """
+    try:
+        return aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=10.0, health_check_interval=5
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"not a Redis URL (redis://host:port/db expected): {exc}") from None
 
 
 class RedisSink:
